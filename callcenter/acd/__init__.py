@@ -1,0 +1,1 @@
+"""Automatic call distribution (PURE): queues, agents, skills, strategies, priorities, hours, EWT."""

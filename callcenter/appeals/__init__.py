@@ -1,0 +1,1 @@
+"""Appeal records (PURE): the record, its lifecycle, the classifier, deadlines, registration rules."""

@@ -1,0 +1,1 @@
+"""Durable state in PostgreSQL: the asyncpg pool, numbered SQL migrations, repositories."""

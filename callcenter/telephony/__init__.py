@@ -1,0 +1,1 @@
+"""Telephony adapters: the AMI client (panoramisk), the FastAGI server, wire ⇄ typed events."""
