@@ -89,5 +89,6 @@ def configure_logging(*, json: bool, level: str = "info") -> None:
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
     """A logger that tags its lines with ``logger=name``."""
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(logger=name)
+    # Bound lazily: configure_logging may run after modules made their loggers at import time.
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger().bind(logger=name)
     return logger
