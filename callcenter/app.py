@@ -1,0 +1,129 @@
+"""Composition root: builds the adapters from the settings, wires the services, runs them.
+
+Nothing else in the package constructs long-lived resources. ``run`` is what ``callcenter serve``
+and ``callcenter demo`` call: it opens the database (starting the embedded PostgreSQL when no
+URL is configured), applies migrations, starts the web server and the telephony adapters, and
+on SIGINT/SIGTERM stops them in the reverse order so that nothing is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.config import Settings
+from callcenter.logs import get_logger
+from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
+from callcenter.storage.migrate import migrate
+from callcenter.web import health
+from callcenter.web.keys import DB_POOL, SETTINGS
+
+__all__ = ["Database", "Runtime", "create_web_app", "open_database", "run"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Database:
+    """The pool and, when we started one, the embedded server behind it."""
+
+    pool: Any
+    dsn: str
+    embedded: EmbeddedPostgres | None = None
+
+    async def close(self) -> None:
+        await self.pool.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """Connect (starting the embedded server if no URL is set) and migrate; close on exit."""
+    embedded: EmbeddedPostgres | None = None
+    if settings.database.url:
+        dsn = settings.database.url
+    else:
+        log.info("embedded_postgres_starting", data_dir=str(settings.database.data_dir))
+        embedded = await asyncio.to_thread(start_embedded, settings.database.data_dir)
+        await ensure_database(embedded.dsn("postgres"), settings.database.name)
+        dsn = embedded.dsn(settings.database.name)
+    try:
+        pool = await open_pool(dsn, min_size=settings.database.pool_min, max_size=settings.database.pool_max)
+    except BaseException:
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+        raise
+    database = Database(pool=pool, dsn=dsn, embedded=embedded)
+    try:
+        applied = await migrate(pool)
+        log.info("database_ready", migrations_applied=applied, embedded=embedded is not None)
+        yield database
+    finally:
+        await database.close()
+
+
+def create_web_app(
+    settings: Settings, database: Database, registry: health.HealthRegistry
+) -> web.Application:
+    """The aiohttp application with every route, sharing the process's resources."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[DB_POOL] = database.pool
+    app[health.HEALTH] = registry
+    app.add_routes(health.routes)
+    return app
+
+
+Service = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    """What ``run`` started, for the extra services (the demo's simulated PBX) to hook into."""
+
+    settings: Settings
+    database: Database
+    health: health.HealthRegistry
+    web_app: web.Application
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[None]] | None = None) -> None:
+    """Run the service until SIGINT or SIGTERM; ``extra`` adds services (e.g. the demo PBX)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with open_database(settings) as database:
+            registry = health.HealthRegistry()
+            registry.add("database", health.database_check(database.pool))
+            if not settings.ami.enabled:
+
+                async def ami_disabled() -> tuple[bool, str]:
+                    return True, "disabled by ami.enabled = false"
+
+                registry.add("ami", ami_disabled)
+            web_app = create_web_app(settings, database, registry)
+            runtime = Runtime(settings, database, registry, web_app, stop)
+            async with contextlib.AsyncExitStack() as stack:
+                if extra is not None:
+                    await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))
+                runner = web.AppRunner(web_app, access_log=None)
+                await runner.setup()
+                stack.push_async_callback(runner.cleanup)
+                site = web.TCPSite(runner, settings.http.host, settings.http.port)
+                await site.start()
+                log.info("http_listening", url=f"http://{settings.http.host}:{settings.http.port}/")
+                await stop.wait()
+                log.info("stopping")
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
