@@ -21,7 +21,7 @@ from callcenter.config import Settings
 from callcenter.logs import get_logger
 from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
 from callcenter.storage.migrate import migrate
-from callcenter.web import health
+from callcenter.web import health, metrics
 from callcenter.web.keys import DB_POOL, SETTINGS
 
 __all__ = ["Database", "Runtime", "create_web_app", "open_database", "run"]
@@ -70,14 +70,22 @@ async def open_database(settings: Settings) -> AsyncIterator[Database]:
 
 
 def create_web_app(
-    settings: Settings, database: Database, registry: health.HealthRegistry
+    settings: Settings,
+    database: Database,
+    registry: health.HealthRegistry,
+    call_metrics: metrics.CallMetrics | None = None,
 ) -> web.Application:
     """The aiohttp application with every route, sharing the process's resources."""
     app = web.Application()
     app[SETTINGS] = settings
     app[DB_POOL] = database.pool
     app[health.HEALTH] = registry
+    if call_metrics is None:
+        call_metrics = metrics.CallMetrics()
+    call_metrics.db_pool = database.pool
+    app[metrics.METRICS] = call_metrics
     app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
     return app
 
 
