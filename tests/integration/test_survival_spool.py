@@ -46,6 +46,11 @@ HEADER = (
 )
 
 
+def spooled(directory: Path) -> list[Path]:
+    """The complete spool files in ``directory`` (a sync helper: tests may block briefly)."""
+    return sorted(directory.glob("*.json"))
+
+
 class ClassicAgi:
     """The script as a child process, with Asterisk's side of the pipe in the test's hands."""
 
@@ -94,7 +99,7 @@ async def test_spooled_call_is_ingested_once(tmp_path: Path) -> None:
     code, rest, err = await agi.finish()
     assert (code, rest) == (0, b"")
     assert b"380501234567" not in err  # pyst2's stderr echo is silenced
-    files = sorted(tmp_path.glob("*.json"))
+    files = spooled(tmp_path)
     stamp = datetime.fromtimestamp(1795486400, UTC).strftime("%Y%m%dT%H%M%S")
     assert [f.name for f in files] == [f"{stamp}-1795486407.24.json"]
     assert files[0].read_text().count("\n") == 1
@@ -118,7 +123,7 @@ async def test_spooled_call_is_ingested_once(tmp_path: Path) -> None:
         )
     ]
     assert "380501234567" not in repr(logs)
-    assert not list(tmp_path.glob("*.json"))
+    assert not spooled(tmp_path)
     assert (tmp_path / "processed" / files[0].name).exists()
     again = await ingest_spool(tmp_path, handle)
     assert again.ingested == 0 and len(seen) == 1
@@ -138,7 +143,7 @@ async def test_sighup_does_not_stop_the_spooling(tmp_path: Path) -> None:
     await agi.expect('SET VARIABLE "CC_SPOOLED" "1"\n', "200 result=1\n")
     code, _, _ = await agi.finish()
     assert code == 0
-    (path,) = tmp_path.glob("*.json")
+    (path,) = spooled(tmp_path)
     record = json.loads(path.read_text())
     assert record["reason"] == "FAILURE"  # from agi_arg_1 when no argv is given
     assert record["linkedid"] is None
@@ -154,7 +159,7 @@ async def test_eof_and_odd_replies_never_fail_the_call(tmp_path: Path) -> None:
     agi.proc.stdin.close()
     code, _, _ = await agi.finish()
     assert code == 0
-    assert len(list(tmp_path.glob("*.json"))) == 1
+    assert len(spooled(tmp_path)) == 1
 
 
 async def test_unwritable_spool_exits_zero_and_tells_the_dialplan(tmp_path: Path) -> None:
