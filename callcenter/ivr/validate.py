@@ -141,7 +141,13 @@ class _Checker:
         for nid, node in self.flow.nodes.items():
             for target in self.edges(node):
                 reverse[target].add(nid)
-        can_exit = {nid for nid, node in self.flow.nodes.items() if node.exits}
+        # A node with a broken reference counts as able to exit: the broken reference is already
+        # reported, and a second error about the same typo would only be noise.
+        can_exit = {
+            nid
+            for nid, node in self.flow.nodes.items()
+            if node.exits or any(t.node not in self.flow.nodes for t in node.targets())
+        }
         stack = list(can_exit)
         while stack:
             for previous in reverse[stack.pop()]:
@@ -221,7 +227,10 @@ class _Checker:
             self.error(node.loc, f"unknown lookup kind `{node.kind}` (known: {known})")
 
     def check_name(self, value: str, loc: Loc, what: str, known: frozenset[str]) -> None:
-        """A queue or skill must exist; for a ``${var}`` every literal the flow assigns to it must."""
+        """A queue or skill must exist; for a ``${var}`` every literal the flow assigns to it must.
+
+        (A variable nothing sets is reported by ``check_variables``.)
+        """
         if not value:
             return
         if not is_template(value):
@@ -236,8 +245,6 @@ class _Checker:
             for name in names
             if name in node.variables
         ]
-        if not assigned:
-            self.error(loc, f"{what} {value} uses a variable no `set` node assigns")
         for node, literal in assigned:
             if not is_template(literal) and literal and literal not in known:
                 self.error(node.loc, f"node `{node.id}` sets {what} `{literal}`, which does not exist")
