@@ -37,7 +37,7 @@ _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'", "`": "'"})
 class RepeatRule:
     """How far back an earlier appeal still makes a new one a repeat."""
 
-    period: timedelta = timedelta(days=365)
+    period: timedelta = timedelta(days=30)
 
     def __post_init__(self) -> None:
         if self.period <= timedelta(0):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callcenter.appeals.deadlines import (
     KYIV,
@@ -129,3 +131,28 @@ def test_with_holidays_adds_days_off_without_touching_the_original() -> None:
 def test_kyiv_zone_is_europe_kyiv() -> None:
     """Deadlines use the Europe/Kyiv zone."""
     assert str(KYIV) == "Europe/Kyiv"
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)), st.integers(1, 24))
+def test_add_months_lands_in_the_right_month_never_past_the_day(day: date, months: int) -> None:
+    """Adding months moves exactly that many calendar months and never past the original day."""
+    result = add_months(day, months)
+    assert (result.year * 12 + result.month) - (day.year * 12 + day.month) == months
+    assert result.day <= day.day
+    assert (
+        result.day == day.day or (result + timedelta(days=1)).month != result.month
+    )  # clamped only at month end
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)))
+def test_term_ends_at_kyiv_midnight_for_any_instant(now: datetime) -> None:
+    """For any instant, its Kyiv day has not passed yet, and it has passed at the day's end."""
+    today = kyiv_date(now)
+    assert not past_term(today, now)
+    end = end_of_day(today)
+    assert past_term(today, end) and end.astimezone(KYIV).time() == datetime.min.time()
+    assert (
+        timedelta(hours=23)
+        <= end - datetime.combine(today, datetime.min.time(), tzinfo=KYIV)
+        <= timedelta(hours=25)
+    )

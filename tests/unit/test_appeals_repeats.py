@@ -61,7 +61,7 @@ def test_closed_earlier_appeal_makes_it_repeated_and_links_it() -> None:
 
 def test_open_earlier_appeal_makes_it_a_duplicate() -> None:
     """An earlier appeal still under consideration makes the new one a duplicate."""
-    closed, still_open = prior(60), prior(5, phone=None, still_open=True)
+    closed, still_open = prior(20), prior(5, phone=None, still_open=True)
     decision = decide(still_open, closed)
     assert decision.code == DUPLICATE
     assert decision.related == (closed.id, still_open.id)  # oldest first
