@@ -312,7 +312,8 @@ def _templates(node: Node) -> Iterator[tuple[str, Loc]]:
 
 
 def _condition_variables(condition: Condition) -> Iterator[tuple[str, Loc]]:
-    if condition.kind == "variable":
+    # `set: true/false` asks whether a variable exists, so it may name one that is never set.
+    if condition.kind == "variable" and condition.args["test"] != "set":
         yield str(condition.args["name"]), condition.loc
     for child in condition.children:
         yield from _condition_variables(child)
