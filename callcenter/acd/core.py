@@ -362,6 +362,21 @@ class RouterCore:
         """Fire due timers: wrap-up ends, overflow steps, maximum waits, callback retries."""
         return self._run_timers(now)
 
+    def next_due(self) -> float | None:
+        """When the earliest pending timer falls due (the adapter may sleep until then)."""
+        timers = self._timers
+        while timers and not self._timer_live(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def _timer_live(self, timer: tuple[float, int, int, str, int]) -> bool:
+        _, _, kind, ref, epoch = timer
+        if kind == _WRAP_TIMER:
+            agent = self._agents.get(ref)
+            return agent is not None and agent.state is AgentState.WRAP_UP and agent.token == epoch
+        rec = self._callers.get(ref)
+        return rec is not None and rec.epoch == epoch
+
     # ---- schedule -----------------------------------------------------------------------------
 
     def is_open(self, queue: str, now: float) -> bool:

@@ -167,7 +167,7 @@ def _queues(doc: Doc, skills: Mapping[str, SkillConfig], schedules: ScheduleBook
         queues=queues,
         default_queue=default,
         priority_categories=categories,
-        aht_alpha=alpha if alpha is not None and 0 < alpha <= 1 else 0.1,
+        aht_alpha=alpha if alpha is not None and 0 < alpha <= 1 else AcdConfig.aht_alpha,
     )
 
 

@@ -126,7 +126,7 @@ class AcdConfig:
     #: applicant category or IVR choice → priority level (higher is served sooner)
     priority_categories: Mapping[str, int] = field(default_factory=dict)
     #: weight of the newest handle time in the exponentially weighted average handle time
-    aht_alpha: float = 0.1
+    aht_alpha: float = 0.02
 
     def priority_of(self, categories: Iterable[str], base: int = 0) -> int:
         """The highest priority among ``categories`` (unknown ones count as ``base``)."""

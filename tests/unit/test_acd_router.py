@@ -174,7 +174,7 @@ def test_wrap_up_holds_the_agent_for_the_queue_wrap_up_time() -> None:
     (a,) = assignments(st.tick(90.0))
     assert a.call_id == "c2"
     # Handle time (answer → end of wrap-up) = 89 s feeds the average.
-    assert st.queue_stats("general", 90.0).aht_s == pytest.approx(0.9 * 180 + 0.1 * 89)
+    assert st.queue_stats("general", 90.0).aht_s == pytest.approx(0.98 * 180 + 0.02 * 89)
 
 
 def test_wrap_up_done_ends_wrap_up_early() -> None:
