@@ -22,11 +22,20 @@ from uuid import UUID
 
 from callcenter.appeals.errors import IllegalTransition
 from callcenter.appeals.events import jsonable, make_event
-from callcenter.appeals.model import Appeal, AppealEvent, CallbackState, CallOutcome, CallTrack, IvrStep
+from callcenter.appeals.model import (
+    Appeal,
+    AppealEvent,
+    CallbackState,
+    CallOutcome,
+    CallTrack,
+    IvrStep,
+    Status,
+)
 from callcenter.appeals.repeats import normalise_phone
 from callcenter.errors import ValidationError
 
 __all__ = [
+    "PBX_ACTOR",
     "AfterHours",
     "AgentAnswered",
     "CallEnded",
@@ -38,6 +47,7 @@ __all__ = [
     "apply_progress",
     "call_outcome",
     "caller_known",
+    "merge_arrival",
     "needs_callback",
     "open_record",
     "resolve_callback",
@@ -135,6 +145,36 @@ def open_record(
     return _settle_callback(appeal, rule)
 
 
+def merge_arrival(
+    appeal: Appeal,
+    *,
+    caller: str | None,
+    dnid: str | None,
+    arrived_at: datetime,
+    rule: CallbackRule = CallbackRule(),
+) -> tuple[Appeal, list[AppealEvent]]:
+    """Fold a (possibly late or repeated) arrival report into an existing record.
+
+    A progress event can reach the backend before the arrival does (Asterisk orders events per
+    channel only), in which case the record was opened without the caller's number. The arrival
+    fills what is missing and moves the arrival back if it was earlier; it never overwrites a
+    known number, and once the record is registered its arrival (the receipt date) is fixed.
+    """
+    track = appeal.call
+    changed = replace(
+        track,
+        caller=track.caller or caller or None,
+        dnid=track.dnid or dnid or None,
+        arrived_at=arrived_at
+        if appeal.status is Status.CALL_OPEN and arrived_at < track.arrived_at
+        else track.arrived_at,
+    )
+    after = _settle_callback(replace(appeal, call=changed), rule)
+    if after == appeal:
+        return appeal, []
+    return after, [_progress_event("call.arrival_merged", appeal, after, PBX_ACTOR, arrived_at)]
+
+
 def caller_known(track: CallTrack) -> bool:
     """True when there is a number to call back (withheld or 'anonymous' numbers have none)."""
     return len(normalise_phone(track.caller)) >= 3
@@ -223,14 +263,19 @@ def apply_progress(
     after = _settle_callback(replace(appeal, call=track), rule)
     if after == appeal:
         return appeal, []
+    return after, [_progress_event(name, appeal, after, PBX_ACTOR, event.at)]
+
+
+def _progress_event(name: str, before: Appeal, after: Appeal, actor: str, at: datetime) -> AppealEvent:
+    # Only the call fields that changed, rather than the whole track twice.
     changes: dict[str, tuple[Any, Any]] = {
-        f"call.{f.name}": (jsonable(getattr(appeal.call, f.name)), jsonable(getattr(track, f.name)))
+        f"call.{f.name}": (jsonable(getattr(before.call, f.name)), jsonable(getattr(after.call, f.name)))
         for f in dataclasses.fields(CallTrack)
-        if getattr(appeal.call, f.name) != getattr(track, f.name)
+        if getattr(before.call, f.name) != getattr(after.call, f.name)
     }
-    if after.callback != appeal.callback:
-        changes["callback"] = (appeal.callback.value, after.callback.value)
-    return after, [AppealEvent(name, appeal.id, PBX_ACTOR, event.at, changes)]
+    if after.callback != before.callback:
+        changes["callback"] = (before.callback.value, after.callback.value)
+    return AppealEvent(name, after.id, actor, at, changes)
 
 
 def resolve_callback(

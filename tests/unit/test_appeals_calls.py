@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -19,11 +20,12 @@ from callcenter.appeals.calls import (
     IvrChoice,
     apply_progress,
     call_outcome,
+    merge_arrival,
     open_record,
     resolve_callback,
 )
 from callcenter.appeals.errors import IllegalTransition
-from callcenter.appeals.model import Appeal, CallbackState, CallOutcome
+from callcenter.appeals.model import Appeal, CallbackState, CallOutcome, Status
 
 T0 = datetime(2026, 5, 4, 6, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -158,3 +160,25 @@ def test_progress_events_name_the_changed_call_fields() -> None:
     _, events = apply_progress(record(), EnteredQueue(LINKEDID, "social", T0 + S))
     assert events[0].name == "call.queued" and events[0].actor == "pbx"
     assert set(events[0].changes) == {"call.queue", "call.queued_at"}
+
+
+def test_merge_arrival_fills_gaps_but_never_overwrites() -> None:
+    """A late arrival report adds the missing number and earlier arrival; a replay changes nothing."""
+    placeholder = open_record(uuid4(), LINKEDID, caller=None, dnid=None, arrived_at=T0 + 5 * S)
+    placeholder = feed(
+        placeholder, [EnteredQueue(LINKEDID, "q", T0 + 5 * S), CallEnded(LINKEDID, T0 + 90 * S)]
+    )
+    assert placeholder.callback is CallbackState.NONE  # no number to call back yet
+    merged, events = merge_arrival(placeholder, caller="0501234567", dnid="1545", arrived_at=T0)
+    assert merged.call.caller == "0501234567" and merged.call.arrived_at == T0
+    assert merged.callback is CallbackState.PENDING
+    assert set(events[0].changes) == {"call.caller", "call.dnid", "call.arrived_at", "callback"}
+    again, moved = merge_arrival(merged, caller="0670000000", dnid="9", arrived_at=T0 - S)
+    assert set(moved[0].changes) == {"call.arrived_at"}
+    assert again.call.caller == "0501234567" and again.call.dnid == "1545"
+    assert again.call.arrived_at == T0 - S  # still an open call record: the earliest arrival wins
+    registered = replace(merged, status=Status.REGISTERED)
+    fixed, nothing = merge_arrival(registered, caller=None, dnid=None, arrived_at=T0 - 60 * S)
+    assert fixed == registered and nothing == []
+    replayed, no_events = merge_arrival(merged, caller="0501234567", dnid="1545", arrived_at=T0)
+    assert replayed == merged and no_events == []
