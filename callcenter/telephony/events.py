@@ -31,6 +31,8 @@ __all__ = [
     "AgentConnect",
     "AgentEvent",
     "AgentRingNoAnswer",
+    "AmiConnected",
+    "AmiDisconnected",
     "AmiEvent",
     "BridgeCreate",
     "BridgeDestroy",
@@ -39,10 +41,12 @@ __all__ = [
     "BridgeLeave",
     "ChannelEvent",
     "ChannelSnapshot",
+    "ChannelsResync",
     "CoreShowChannel",
     "DTMFBegin",
     "DTMFEnd",
     "DeviceStateChange",
+    "DevicesResync",
     "DialBegin",
     "DialEnd",
     "DialState",
@@ -71,6 +75,7 @@ __all__ = [
     "QueueMemberPause",
     "QueueMemberRemoved",
     "QueueMemberStatus",
+    "QueuesResync",
     "Shutdown",
     "SoftHangupRequest",
     "UnknownEvent",
@@ -705,6 +710,50 @@ class MusicOnHoldStop(ChannelEvent):
     """Music on hold stopped."""
 
     NAME: ClassVar[str] = "MusicOnHoldStop"
+
+
+# --- events made by the client (not on the wire) -----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AmiConnected(AmiEvent):
+    """The client logged in (``reconnect`` counts earlier sessions); a resync follows."""
+
+    NAME: ClassVar[str] = "AmiConnected"
+    version: str | None
+    reconnect: int
+
+
+@dataclass(frozen=True, slots=True)
+class AmiDisconnected(AmiEvent):
+    """The connection dropped (or went silent); events are lost until the next resync."""
+
+    NAME: ClassVar[str] = "AmiDisconnected"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelsResync(AmiEvent):
+    """Every live channel per CoreShowChannels, delivered in stream order right after the list."""
+
+    NAME: ClassVar[str] = "ChannelsResync"
+    channels: tuple[CoreShowChannel, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DevicesResync(AmiEvent):
+    """Every device state per DeviceStateList, delivered in stream order right after the list."""
+
+    NAME: ClassVar[str] = "DevicesResync"
+    devices: tuple[DeviceStateChange, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueuesResync(AmiEvent):
+    """QueueStatus items (QueueParams/QueueMember/QueueEntry), when queue resync is enabled."""
+
+    NAME: ClassVar[str] = "QueuesResync"
+    items: tuple[AmiEvent, ...]
 
 
 # --- translation -------------------------------------------------------------------------------

@@ -28,7 +28,9 @@ from .events import (
     BridgeLeave,
     ChannelEvent,
     ChannelSnapshot,
+    ChannelsResync,
     CoreShowChannel,
+    DevicesResync,
     DeviceStateChange,
     DialBegin,
     DialEnd,
@@ -192,6 +194,10 @@ class CallTracker:
 
     def apply(self, event: AmiEvent) -> tuple[TrackerChange, ...]:
         """Update the state with one event; return what changed (often nothing)."""
+        if isinstance(event, ChannelsResync):
+            return self.resync_channels(event.channels).changes
+        if isinstance(event, DevicesResync):
+            return self.resync_devices(event.devices).changes
         changes: list[TrackerChange] = []
         if isinstance(event, DeviceStateChange):
             self._set_device(event.device, event.state, changes)
