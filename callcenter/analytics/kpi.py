@@ -202,6 +202,27 @@ class KpiAccumulator:
         else:
             self.add("moved")
 
+    def add_call(
+        self,
+        outcome: StintOutcome | None,
+        wait_s: float = 0.0,
+        target_s: float = DEFAULT_TARGET_S,
+        *,
+        talk_s: float = 0.0,
+        hold_s: float = 0.0,
+        wrap_s: float = 0.0,
+    ) -> None:
+        """Count one finished call: demand, its queue outcome (None if it never queued), handling.
+
+        This is what the wallboard calls per finished call; ``rollup.call_contributions`` does
+        the same per interval for reports, with the call-level outcome mapped the same way.
+        """
+        self.add("calls")
+        if outcome is not None:
+            self.add_stint(outcome, wait_s, target_s)
+            if outcome is StintOutcome.ANSWERED:
+                self.add_handling(talk_s, hold_s, wrap_s)
+
     def add_handling(self, talk_s: float, hold_s: float, wrap_s: float) -> None:
         """Count an answered call's talk, hold and wrap-up time toward AHT."""
         self.add("talk_s", talk_s)

@@ -36,6 +36,7 @@ __all__ = [
     "RollupKey",
     "RollupPolicy",
     "call_contributions",
+    "call_level_outcome",
     "interval_start",
     "rollup",
     "session_contributions",
@@ -130,6 +131,11 @@ _NO_QUEUE_COUNTER = {
 }
 
 
+def call_level_outcome(call: CompletedCall) -> StintOutcome | None:
+    """The call's queue outcome as the whole-line KPIs count it; None if it never reached a queue."""
+    return _CALL_LEVEL.get(call.fact.outcome) if call.stints else None
+
+
 def _add_handling(contrib: _Contrib, leg: AgentLeg) -> None:
     if leg.answered_at is None:
         return
@@ -145,11 +151,16 @@ def call_contributions(call: CompletedCall, policy: RollupPolicy) -> dict[Rollup
     contrib = _Contrib()
     fact = call.fact
     overall = contrib.at(ALL, interval_start(fact.arrived_at))
-    overall.add("calls")
-    level = _CALL_LEVEL.get(fact.outcome)
-    if level is not None and call.stints:
-        target = policy.target_s(fact.last_queue or ALL)
-        overall.add_stint(level, fact.wait_s, target)
+    level = call_level_outcome(call)
+    overall.add_call(
+        level,
+        fact.wait_s,
+        policy.target_s(fact.last_queue or ALL),
+        talk_s=fact.talk_s,
+        hold_s=fact.hold_s,
+        wrap_s=fact.wrap_s,
+    )
+    if level is not None:
         if not policy.is_open(ALL, call.stints[0].entered_at):
             overall.add("offered_closed")
     else:
@@ -158,8 +169,6 @@ def call_contributions(call: CompletedCall, policy: RollupPolicy) -> dict[Rollup
             overall.add(counter)
     if fact.transferred and fact.outcome is not CallOutcome.TRANSFERRED:
         overall.add("transferred")  # agent transfers: counted, outcome stays "answered"
-    if fact.outcome is CallOutcome.ANSWERED:
-        overall.add_handling(fact.talk_s, fact.hold_s, fact.wrap_s)
 
     for stint in call.stints:
         row = contrib.at(stint.queue, interval_start(stint.entered_at))

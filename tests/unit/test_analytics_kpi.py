@@ -99,3 +99,15 @@ def test_unknown_counter_rejected() -> None:
     """Adding to a counter that does not exist raises instead of silently creating it."""
     with pytest.raises(KeyError):
         KpiAccumulator().add("offerd")
+
+
+def test_add_call_counts_demand_outcome_and_handling() -> None:
+    """add_call counts every call as demand, a queued one as offered, and handling only if answered."""
+    acc = KpiAccumulator()
+    acc.add_call(None)  # e.g. hung up in the IVR
+    acc.add_call(StintOutcome.ANSWERED, 12, 20, talk_s=100, hold_s=10, wrap_s=20)
+    acc.add_call(StintOutcome.ABANDONED, 40, 20, talk_s=999)
+    k = acc.snapshot()
+    assert (k.calls, k.offered, k.answered, k.abandoned) == (3, 2, 1, 1)
+    assert k.aht_s == pytest.approx(130.0)
+    assert k.service_level == pytest.approx(1 / 2)
