@@ -22,6 +22,8 @@ from callcenter.logs import get_logger
 from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
 from callcenter.storage.migrate import migrate
 from callcenter.web import health, metrics
+from callcenter.web.auth import mark_public
+from callcenter.web.auth_routes import setup_auth
 from callcenter.web.keys import DB_POOL, SETTINGS
 
 __all__ = ["Database", "Runtime", "create_web_app", "open_database", "run"]
@@ -77,6 +79,10 @@ def create_web_app(
 ) -> web.Application:
     """The aiohttp application with every route, sharing the process's resources."""
     app = web.Application()
+    # Security (issue 10) first: error, auth and CSRF middlewares and the sign-in routes, so no
+    # route escapes the access check. Handlers written before it are declared public here.
+    setup_auth(app)
+    mark_public(health.healthz, metrics.metrics_endpoint)
     app[SETTINGS] = settings
     app[DB_POOL] = database.pool
     app[health.HEALTH] = registry
