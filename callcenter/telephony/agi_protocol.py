@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 from urllib.parse import parse_qsl
 
 from callcenter.telephony.agi_errors import AgiProtocolError
@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "HANGUP",
     "AgiEnvironment",
+    "AgiEvent",
     "AgiReply",
     "AgiStreamParser",
     "HangupNotice",
@@ -71,14 +72,16 @@ class AgiEnvironment:
     raw: Mapping[str, str] = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class AgiReply:
+class AgiReply(NamedTuple):
     """One reply from Asterisk.
 
     ``result`` is the text after ``result=`` (``""`` for ``result= (timeout)``, None when the reply
     has no ``result=``: 510, 511, 520); ``data`` the text in parentheses or the trailing words
     (``Trying...``); ``endpos`` the ``endpos=`` number; ``usage`` the body of a 520 block;
     ``message`` the text after the code of a non-200 reply.
+
+    A NamedTuple rather than a frozen dataclass: one is built per command, and a frozen
+    dataclass's ``__init__`` (``object.__setattr__`` per field) costs several times more.
     """
 
     code: int
@@ -233,6 +236,29 @@ class AgiStreamParser:
         """True once the blank line that ends the ``agi_*`` header has been read."""
         return self._header is None
 
+    def fast_reply(self, data: bytes) -> AgiReply | None:
+        """The reply if ``data`` is exactly one plain ``200`` line and nothing is pending, else None.
+
+        The common case (one read = one ``200 result=…`` line) skips the general machinery; on
+        None the caller uses ``feed``, which handles everything else. Errors are the same as feed's.
+        """
+        if (
+            self._header is not None
+            or self._buf
+            or self._usage is not None
+            or self._failed
+            or not data.startswith(b"200 ")
+            or data.find(b"\n") != len(data) - 1
+            or data[-2:-1] == b"\r"
+        ):
+            return None
+        line = data[:-1].decode("utf-8", "replace")
+        try:
+            return _parse_200_body(200, line[4:], line)
+        except AgiProtocolError:
+            self._failed = True
+            raise
+
     def feed(self, data: bytes) -> list[AgiEvent]:
         """Take the next bytes read from the socket; return the events they complete."""
         if self._failed:
@@ -295,6 +321,8 @@ class AgiStreamParser:
 
 _NEEDS_QUOTES: Final = frozenset(' \t"\\,')
 _FORBIDDEN: Final = frozenset("\n\r\0")
+#: Either kind: an argument with none of these is written as it is (one scan on the fast path).
+_SPECIAL: Final = _NEEDS_QUOTES | _FORBIDDEN
 
 
 def _check(value: str) -> None:
@@ -320,7 +348,6 @@ def render_arg(value: str | int) -> str:
     """
     if isinstance(value, int):
         return str(value)
-    if value and _NEEDS_QUOTES.isdisjoint(value):
-        _check(value)
+    if value and _SPECIAL.isdisjoint(value):
         return value
     return quote(value)

@@ -42,6 +42,7 @@ from callcenter.telephony.agi_protocol import (
     DEFAULT_MAX_HEADER_BYTES,
     DEFAULT_MAX_LINE_BYTES,
     AgiEnvironment,
+    AgiEvent,
     AgiReply,
     AgiStreamParser,
 )
@@ -134,7 +135,17 @@ class _AgiConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            events = self._parser.feed(data)
+            reply = self._parser.fast_reply(data)
+            if reply is not None:
+                waiter = self._waiter
+                if waiter is not None:
+                    self._waiter = None
+                    if not waiter.done():
+                        waiter.set_result(reply)
+                    return
+                events: list[AgiEvent] = [reply]
+            else:
+                events = self._parser.feed(data)
         except AgiProtocolError as exc:
             self._server.stats.protocol_errors += 1
             log.warning("agi_protocol_error", error=str(exc), peer=self.peer)
