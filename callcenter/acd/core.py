@@ -186,7 +186,7 @@ class RouterCore:
         """The agent took the callback but the citizen did not answer: retry later or give up."""
         out = self._run_timers(now)
         rec = self._callers.get(call_id)
-        if rec is None or rec.status is not CallerStatus.RINGING or rec.agent_id is None:
+        if rec is None or not rec.callback or rec.status is not CallerStatus.RINGING or rec.agent_id is None:
             return out
         agent = self._agents[rec.agent_id]
         agent.call_id = None
