@@ -28,8 +28,10 @@ traceback; so are protocol errors. Only a real bug in a handler is logged with o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -345,6 +347,12 @@ class FastAgiServer:
             conn.leave(failure=True)
             return
         self._connections.add(conn)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # A call can sit in WAIT FOR DIGIT -1 or EXEC Dial for a long time; keep-alive
+            # probes are what notice a PBX host that vanished without closing the socket.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         conn.start_header_timer(self.header_timeout_s)
 
     def _peer_allowed(self, host: str) -> bool:
@@ -377,7 +385,7 @@ class FastAgiServer:
                 return
             self.stats.sessions_started += 1
             started = time.monotonic()
-            log.info("agi_session_start", caller=mask_phone(env.callerid), channel=env.channel)
+            log.info("agi_session_start", caller=mask_phone(env.callerid), channel=_mask_digits(env.channel))
             session = AgiSession(env, conn)
             outcome = "completed"
             failure = False

@@ -166,6 +166,20 @@ async def test_slow_header_times_out_and_others_are_served(server: FastAgiServer
     assert server.stats.header_timeouts == 1
 
 
+async def test_malformed_header_line_is_a_clear_error(server: FastAgiServer) -> None:
+    """A peer that is not Asterisk gets FAILURE and a closed socket; the log says what was wrong."""
+    server.add_route("hotline", echo_route)
+    with capture_logs() as logs:
+        pbx = await FakePbx.connect(server.bound_port, b"GET / HTTP/1.1\nHost: x\n\n")
+        assert await pbx.rest() == b"FAILURE\n"
+    errors = [e for e in logs if e["event"] == "agi_protocol_error"]
+    assert len(errors) == 1
+    assert "malformed AGI header line starting 'GET / HTTP/1.1'" in errors[0]["error"]
+    assert server.stats.protocol_errors == 1
+    assert server.active_sessions == 0
+    assert await run_echo_call(server.bound_port) == b""
+
+
 async def test_garbage_on_one_call_does_not_touch_another(server: FastAgiServer) -> None:
     """A bad reply line ends only its own session, without a traceback; the concurrent call completes."""
     server.add_route("hotline", echo_route)
