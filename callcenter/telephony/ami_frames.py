@@ -41,6 +41,7 @@ MULTI_VALUE_HEADERS = frozenset({"chanvariable", "output", "variable"})
 
 _GREETING = "Asterisk Call Manager/"
 _RAW_EXCERPT = 200
+_dict_get = dict.get
 _SEP = repeat(": ")  # endless argument streams for map(str.split, lines, _SEP, _ONE)
 _ONE = repeat(1)
 
@@ -58,22 +59,25 @@ class Frame(dict[str, str]):
     multi: dict[str, list[str]] | None = None
     _lower: dict[str, str] | None = None
 
-    def __missing__(self, name: str) -> str:
-        # Only reached when the exact spelling is absent, so Asterisk's own names stay fast.
+    def _lowered(self) -> dict[str, str]:
         lower = self._lower
         if lower is None:
-            lower = {}
-            for key, val in self.items():
-                lower.setdefault(key.lower(), val)
-            self._lower = lower
-        return lower[name.lower()]
+            # Built in C, walking backwards so that the first spelling of a name wins.
+            lower = self._lower = dict(
+                zip(map(str.lower, reversed(self.keys())), reversed(self.values()), strict=True)
+            )
+        return lower
+
+    def __missing__(self, name: str) -> str:
+        # Only reached when the exact spelling is absent, so Asterisk's own names stay fast.
+        return self._lowered()[name.lower()]
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """The first value of header ``name`` (any case), or ``default``."""
-        try:
-            return self[name]
-        except KeyError:
-            return default
+        value = _dict_get(self, name)
+        if value is not None:
+            return value
+        return self._lowered().get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
