@@ -224,6 +224,10 @@ class FlowRun:
             return self.outcome
         return self._finish("caller_hangup", hung_up=True)
 
+    def failed(self, detail: str) -> Outcome:
+        """Mark the run as stopped by a fault outside the flow; the call goes back to the dialplan."""
+        return self._finish("error", hung_up=False, detail=detail)
+
     # -- helpers -------------------------------------------------------------------------------
     def _finish(self, reason: str, *, hung_up: bool, detail: str = "") -> Outcome:
         self.path.end = reason
