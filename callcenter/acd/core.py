@@ -61,7 +61,7 @@ from callcenter.acd.model import (
 )
 from callcenter.errors import ValidationError
 
-__all__ = ["KYIV", "STAFFED", "RouterCore"]
+__all__ = ["KYIV", "STAFFED", "QueueCounters", "RouterCore"]
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -70,7 +70,9 @@ _CALLER_TIMER, _WRAP_TIMER, _RETRY_TIMER = 0, 1, 2
 
 
 @dataclass(slots=True)
-class _Counters:
+class QueueCounters:
+    """Running totals of one queue (reset daily)."""
+
     offered: int = 0
     answered: int = 0
     answered_in_sl: int = 0
@@ -100,7 +102,7 @@ class RouterCore:
         # (due, seq, kind, id, epoch); stale entries are skipped when they fire
         self._timers: list[tuple[float, int, int, str, int]] = []
         self._aht: dict[str, float] = {q.name: q.default_aht_s for q in self._queues.values()}
-        self._counters: dict[str, _Counters] = {name: _Counters() for name in self._queues}
+        self._counters: dict[str, QueueCounters] = {name: QueueCounters() for name in self._queues}
 
     @property
     def config(self) -> AcdConfig:
@@ -398,8 +400,8 @@ class RouterCore:
         # A queue removed by reconfiguration while its call was in progress keeps plain defaults.
         return self._queues.get(name) or QueueConfig(name=name)
 
-    def _count(self, queue: str) -> _Counters:
-        return self._counters.setdefault(queue, _Counters())
+    def _count(self, queue: str) -> QueueCounters:
+        return self._counters.setdefault(queue, QueueCounters())
 
     def _waiting(self, call_id: str) -> CallerRec:
         rec = self._callers.get(call_id)

@@ -8,7 +8,7 @@ off the routing path.
 
 from __future__ import annotations
 
-from callcenter.acd.core import KYIV, STAFFED, RouterCore
+from callcenter.acd.core import KYIV, STAFFED, QueueCounters, RouterCore
 from callcenter.acd.ewt import estimated_wait
 from callcenter.acd.hours import ScheduleOracle
 from callcenter.acd.index import AgentRec, CallerRec, CallerStatus
@@ -75,7 +75,9 @@ class AcdState(RouterCore):
                     rec.queue, rec.queue_entered, rec.stage, rec.widened = target, now, 0, False
                     rec.epoch += 1
                     self._schedule_caller(rec, self._queues[target])
-                elif rec.status is not CallerStatus.CONNECTED:
+                elif rec.status in (CallerStatus.WAITING, CallerStatus.DELAYED):
+                    # A ringing caller is relocated only if the ring fails (see _requeue), so
+                    # the agent's ring always has a caller record to resolve against.
                     self._relocate(rec, now, out)
             elif rec.status is not CallerStatus.CONNECTED:
                 q = self._queues[rec.queue]
@@ -93,6 +95,15 @@ class AcdState(RouterCore):
             elif agent.state is AgentState.AVAILABLE:
                 self._take_or_wait(agent, now, out)
         return out
+
+    def reset_daily_counters(self, now: float) -> list[Decision]:
+        """Start a new day: calls taken per agent (fewest-calls) and the queue figures go to zero."""
+        for agent in self._agents.values():
+            agent.calls_taken = 0
+        for name in list(self._counters):
+            self._counters[name] = QueueCounters()
+        # Fewest-calls keys of free agents changed: rebuild the indexes with the same config.
+        return self.reconfigure(self._config, now)
 
     # ---- views --------------------------------------------------------------------------------
 
@@ -118,6 +129,13 @@ class AcdState(RouterCore):
         """1-based place of a waiting caller in its queue (None if not waiting)."""
         rec = self._callers.get(call_id)
         return None if rec is None else self._position(rec)
+
+    def caller(self, call_id: str, now: float) -> CallerView | None:
+        """One caller's view (waiting, ringing, connected or a delayed callback), or None."""
+        rec = self._callers.get(call_id)
+        if rec is None:
+            return None
+        return self._view(rec, self._queue_or_default(rec.queue), now, self._position(rec))
 
     def estimated_wait(self, call_id: str, now: float) -> float | None:
         """Expected remaining wait of a waiting caller (method in ``callcenter.acd.ewt``)."""

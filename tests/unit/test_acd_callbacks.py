@@ -118,3 +118,12 @@ def test_callback_is_exempt_from_max_wait() -> None:
     st.request_callback("c1", 10.0)
     st.tick(1000.0)
     assert [v.call_id for v in st.waiting("social", 1000.0)] == ["c1"]
+
+
+def test_callback_failed_is_ignored_for_a_plain_call() -> None:
+    """A callback failure reported for a caller who never asked for a callback changes nothing."""
+    st = busy_state()
+    st.caller_arrives("c1", "social", 1.0)
+    st.call_ended("busy", 2.0)  # a0 rings c1, a plain queued call
+    assert st.callback_failed("c1", 3.0) == []
+    assert st.agent_state("a0") is AgentState.RINGING

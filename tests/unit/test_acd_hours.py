@@ -9,6 +9,7 @@ import pytest
 
 from callcenter.acd.hours import Interval, Schedule, ScheduleBook, ScheduleOracle
 from callcenter.errors import ValidationError
+from callcenter.ivr.conditions import ScheduleOracle as IvrScheduleOracle
 
 KYIV = ZoneInfo("Europe/Kyiv")
 OFFICE = Interval.parse("08:00-17:00")
@@ -107,9 +108,11 @@ def test_next_open() -> None:
 
 
 def test_schedule_book_is_a_schedule_oracle() -> None:
-    """ScheduleBook satisfies the ScheduleOracle protocol the IVR engine uses."""
+    """ScheduleBook satisfies both the ACD and the IVR engine's ScheduleOracle protocols."""
     oracle: ScheduleOracle = book()
+    ivr_oracle: IvrScheduleOracle = book()  # the protocol the IVR engine declares
     assert oracle.is_open("always", kyiv(2026, 1, 1, 0, 0))
+    assert not ivr_oracle.is_holiday("office", kyiv(2026, 1, 1, 10, 0))  # martial law
     with pytest.raises(ValidationError):
         oracle.is_open("unknown", kyiv(2026, 1, 1, 0, 0))
 

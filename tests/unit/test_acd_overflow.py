@@ -160,3 +160,28 @@ def test_closed_queue_turns_callers_away() -> None:
     queue = QueueConfig(name="office", schedule="office")
     st = AcdState(AcdConfig(queues={"office": queue}), schedules=Closed())
     assert st.caller_arrives("c1", "office", 0.0) == [CallerLeft("c1", "office", "closed", 0.0)]
+
+
+def test_reconfigure_without_a_home_lets_callers_go_but_keeps_rings() -> None:
+    """With no overflow or default queue, waiting callers of a removed queue leave; a ringing one is still answered."""
+    config = replace(two_queue_config(), default_queue=None)
+    st = AcdState(config)
+    st.agent_login("vet", 0.0)
+    st.caller_arrives("ringing", "veterans", 1.0)
+    st.caller_arrives("waiting", "veterans", 2.0)
+    out = st.reconfigure(replace(config, queues={"general": config.queues["general"]}), 3.0)
+    assert CallerLeft("waiting", "veterans", "no_queue", 1.0) in out
+    st.call_answered("ringing", 4.0)
+    assert st.agent_state("vet") is AgentState.ON_CALL
+    st.call_ended("ringing", 5.0)
+    assert st.agent_state("vet") is AgentState.AVAILABLE
+
+
+def test_next_due_reports_the_earliest_live_timer() -> None:
+    """next_due gives the adapter the time of the next overflow step, and None when nothing is pending."""
+    st = AcdState(two_queue_config(overflow=(OverflowStep(after_s=60.0, to_queue="general"),)))
+    assert st.next_due() is None
+    st.caller_arrives("c1", "veterans", 10.0)
+    assert st.next_due() == 70.0
+    st.caller_abandons("c1", 20.0)
+    assert st.next_due() is None

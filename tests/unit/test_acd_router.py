@@ -302,3 +302,28 @@ def test_caller_skills_restrict_the_agents() -> None:
     assert st.position("c-en") == 1
     (a,) = assignments(st.agent_login("en", 2.0))
     assert (a.call_id, a.agent_id) == ("c-en", "en")
+
+
+def test_daily_reset_restarts_fewest_calls() -> None:
+    """After the daily reset, fewest-calls compares calls taken from zero (idle time breaks the tie)."""
+    st = make_state(2, Strategy.FEWEST_CALLS)
+    st.agent_login("a0", 0.0)
+    st.caller_arrives("c1", "general", 1.0)
+    serve(st, "c1", 1.0, 2.0)  # a0 has 1 call, free since 2
+    st.agent_login("a1", 5.0)  # a1 has 0 calls, free since 5
+    st.reset_daily_counters(10.0)
+    assert st.queue_stats("general", 10.0).answered == 0
+    assert assignments(st.caller_arrives("c2", "general", 11.0))[0].agent_id == "a0"
+
+
+def test_caller_view_follows_the_call() -> None:
+    """A caller's view shows its status, position and effective priority as it waits and rings."""
+    st = make_state(1, priority_step_s=60.0)
+    st.caller_arrives("c1", "general", 0.0, priority=1)
+    view = st.caller("c1", 30.0)
+    assert view is not None
+    assert (view.status, view.position, view.effective_priority) == ("waiting", 1, 1.5)
+    st.agent_login("a0", 31.0)
+    view = st.caller("c1", 32.0)
+    assert view is not None and (view.status, view.position) == ("ringing", None)
+    assert st.caller("nope", 32.0) is None
