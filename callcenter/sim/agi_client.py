@@ -430,7 +430,9 @@ async def run_agi(ast: SimAsterisk, chan: Channel, data: str) -> int:
     real_host, real_port = (target.host, target.port) if target else (host, port)
     try:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(real_host, real_port), timeout=ast.clock.real(CONNECT_TIMEOUT)
+            # A connect is a network event, not simulated time: the 2 s limit is not scaled.
+            asyncio.open_connection(real_host, real_port),
+            timeout=CONNECT_TIMEOUT,
         )
     except (OSError, TimeoutError):
         pbx.set_var(chan, "AGISTATUS", "FAILURE")

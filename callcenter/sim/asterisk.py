@@ -86,6 +86,10 @@ class SimAsterisk:
     phones: dict[str, AgentPhone] = field(default_factory=dict)
     recordings_dir: Path | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(1))
+    #: Members of the "survival" queue: (interface, member name).
+    survival_members: list[tuple[str, str]] = field(
+        default_factory=lambda: [("Local/201@agents/n", "Agent201"), ("Local/202@agents/n", "Agent202")]
+    )
     #: Told when a prompt starts on a channel (caller models type their digits from here).
     prompt_hooks: list[Callable[[Channel, str], None]] = field(default_factory=list)
     queues: QueueModel = field(init=False)

@@ -99,6 +99,8 @@ class Channel:
     hangup_cause: int = 16
     hangup_requested: asyncio.Event = field(default_factory=asyncio.Event)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set once the channel is destroyed (after its Hangup event).
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
     dtmf: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     #: Set by AMI Redirect: where the dialplan continues once the running application stops.
     redirect: tuple[str, str, int] | None = None
@@ -341,6 +343,7 @@ class Pbx:
             self.device_state(chan.device, chan.variables.get("__device_end", "NOT_INUSE"))
         elif chan.device:
             self.device_state(chan.device, "NOT_INUSE")
+        chan.ended.set()
 
     def end_pbx(self, chan: Channel) -> None:
         """The dialplan of ``chan`` is over: SoftHangupRequest (once) and Hangup."""

@@ -57,7 +57,13 @@ class CallerModel:
     talk: Distribution | None = None
 
     def digits_for(self, prompt: str) -> str:
-        """What this caller types while ``prompt`` plays ('' for nothing)."""
+        """What this caller types while ``prompt`` plays ('' for nothing).
+
+        A bare wait for a digit (no prompt) only gets the digits planned under ``""``, so a caller
+        on hold does not keep pressing the ``*`` fallback at every WAIT FOR DIGIT slice.
+        """
+        if not prompt or prompt.startswith("say:"):
+            return self.dtmf.get(prompt, "")
         return self.dtmf.get(prompt, self.dtmf.get("*", ""))
 
 
@@ -72,6 +78,8 @@ class AgentPhone:
     no_answer_probability: float = 0.0
     busy_probability: float = 0.0
     calls_answered: int = 0
+    #: A phone with a call up rejects a second one as busy.
+    in_call: bool = False
 
     async def run(self, ast: SimAsterisk, chan: Channel) -> None:
         """Ring, then answer (or not, or reject busy), talk, and hang up."""
@@ -79,7 +87,7 @@ class AgentPhone:
         pbx.set_state(chan, RINGING)
         pbx.device_state(chan.device, "RINGING")
         rng = ast.rng
-        if rng.random() < self.busy_probability:
+        if self.in_call or rng.random() < self.busy_probability:
             await ast.clock.sleep(0.2)
             if chan.is_alive():
                 pbx.request_hangup(chan, 17)
@@ -92,5 +100,10 @@ class AgentPhone:
         pbx.set_state(chan, UP)
         pbx.device_state(chan.device, "INUSE")
         self.calls_answered += 1
-        if await ast.wait(chan, talk):
-            pbx.request_hangup(chan, 16)
+        self.in_call = True
+        try:
+            if await ast.wait(chan, talk):
+                pbx.request_hangup(chan, 16)
+            await chan.ended.wait()
+        finally:
+            self.in_call = False

@@ -104,10 +104,7 @@ class QueueModel:
         self.queues: dict[str, Queue] = {
             "survival": Queue(
                 "survival",
-                members=[
-                    Member("Local/201@agents/n", "Agent201", login_time=now),
-                    Member("Local/202@agents/n", "Agent202", login_time=now),
-                ],
+                members=[Member(iface, name, login_time=now) for iface, name in ast.survival_members],
             )
         }
         ast.pbx.device_watchers.append(self._device_changed)
