@@ -1,9 +1,10 @@
-"""The ACD router: ``AcdState`` = event handling (``callcenter.acd.core``) + reconfiguration + views.
+"""The ACD router ``AcdState``: caller and call events (``callcenter.acd.core``), agent events,
+run-time reconfiguration and read-only views.
 
-Adapters call the event methods inherited from ``RouterCore`` (``caller_arrives``,
-``call_answered``, ``agent_pause`` …) and carry out the decisions they return; supervisors'
-screens and the caller's announcements read the views below, which cost O(n) per queue and stay
-off the routing path.
+Adapters call the event methods (``caller_arrives``, ``call_answered``, ``agent_pause`` …) and
+carry out the decisions they return; supervisors' screens and the caller's announcements read
+the views, which cost O(n) per queue and stay off the routing path. The module docstring of
+``callcenter.acd.core`` gives the contract and the complexity of every operation.
 """
 
 from __future__ import annotations
@@ -18,16 +19,96 @@ from callcenter.acd.model import (
     AgentView,
     CallerMoved,
     CallerView,
+    CancelRing,
     Decision,
     QueueConfig,
     QueueStats,
 )
+from callcenter.errors import ValidationError
 
 __all__ = ["KYIV", "AcdState"]
 
 
 class AcdState(RouterCore):
     """The router the adapters drive: every method takes ``now`` and returns decisions."""
+
+    # ---- agents -------------------------------------------------------------------------------
+
+    def agent_login(self, agent_id: str, now: float, *, paused_reason: str | None = None) -> list[Decision]:
+        """The agent logs in, available at once or paused with ``paused_reason``."""
+        out = self._run_timers(now)
+        agent = self._agent(agent_id)
+        if agent.state is not AgentState.LOGGED_OUT:
+            return out
+        agent.missed_rings = 0
+        agent.idle_since = now
+        if paused_reason is not None:
+            self._set_state(agent, AgentState.PAUSED, now, paused_reason, out)
+        else:
+            self._make_available(agent, now, out)
+        return out
+
+    def agent_logout(self, agent_id: str, now: float) -> list[Decision]:
+        """The agent logs out; during a call or wrap-up, right after it."""
+        out = self._run_timers(now)
+        self._logout(self._agent(agent_id), now, out)
+        return out
+
+    def agent_pause(self, agent_id: str, reason: str, now: float) -> list[Decision]:
+        """Pause with a reason; a busy agent is paused as soon as the current call is done."""
+        out = self._run_timers(now)
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.LOGGED_OUT:
+            raise ValidationError(f"agent {agent_id} is logged out", field="agent_id")
+        if agent.state in (AgentState.AVAILABLE, AgentState.PAUSED):
+            self._set_state(agent, AgentState.PAUSED, now, reason, out)
+        elif agent.pending is not AgentState.LOGGED_OUT:
+            agent.pending, agent.pending_reason = AgentState.PAUSED, reason
+        return out
+
+    def agent_available(self, agent_id: str, now: float) -> list[Decision]:
+        """The agent is ready: unpause, end wrap-up early, or cancel a pending pause."""
+        out = self._run_timers(now)
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.LOGGED_OUT:
+            raise ValidationError(f"agent {agent_id} is logged out", field="agent_id")
+        if agent.pending is AgentState.PAUSED:
+            agent.pending = agent.pending_reason = None
+        if agent.state is AgentState.PAUSED:
+            agent.missed_rings = 0
+            agent.idle_since = now
+            self._make_available(agent, now, out)
+        elif agent.state is AgentState.WRAP_UP:
+            self._end_wrap(agent, now, out)
+        return out
+
+    def wrap_up_done(self, agent_id: str, now: float) -> list[Decision]:
+        """The agent finished wrap-up early (pressed "ready")."""
+        out = self._run_timers(now)
+        agent = self._agent(agent_id)
+        if agent.state is AgentState.WRAP_UP:
+            self._end_wrap(agent, now, out)
+        return out
+
+    def _logout(self, agent: AgentRec, now: float, out: list[Decision]) -> None:
+        if agent.state is AgentState.LOGGED_OUT:
+            if agent.removed:
+                self._drop_agent(agent)
+            return
+        if agent.state in (AgentState.AVAILABLE, AgentState.PAUSED):
+            self._set_state(agent, AgentState.LOGGED_OUT, now, None, out)
+            if agent.removed:
+                self._drop_agent(agent)
+        elif agent.state is AgentState.RINGING and agent.call_id is not None:
+            rec = self._callers[agent.call_id]
+            out.append(CancelRing(rec.call_id, agent.config.id, "agent_logged_out"))
+            agent.call_id = None
+            rec.agent_id = None
+            agent.pending = AgentState.LOGGED_OUT
+            self._requeue(rec, now, out)
+            self._release(agent, now, out)
+        else:
+            agent.pending, agent.pending_reason = AgentState.LOGGED_OUT, None
 
     # ---- run-time reconfiguration -------------------------------------------------------------
 
