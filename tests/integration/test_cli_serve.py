@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,9 +156,20 @@ def test_db_migrate_twice_is_safe(scratch_database: str) -> None:
     assert outputs[0] == outputs[1]
 
 
-def test_demo_starts_embedded_postgres_and_keeps_data_between_runs(tmp_path: Path) -> None:
+@pytest.fixture
+def embedded_data_dir() -> Iterator[Path]:
+    """A data folder for an embedded server, under var/ (not the private pytest temp folder:
+    the server runs as its own system user and must be able to reach the folder)."""
+    path = REPO_ROOT / "var" / f"test-demo-{uuid.uuid4().hex[:8]}" / "pg"
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def test_demo_starts_embedded_postgres_and_keeps_data_between_runs(embedded_data_dir: Path) -> None:
     """The demo runs on an embedded PostgreSQL in its data folder, answers /healthz, and leaves no server running."""
-    data_dir = tmp_path / "pg"
+    data_dir = embedded_data_dir
     for _ in range(2):
         port = free_port()
         proc = callcenter(
