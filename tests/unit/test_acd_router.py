@@ -327,3 +327,39 @@ def test_caller_view_follows_the_call() -> None:
     view = st.caller("c1", 32.0)
     assert view is not None and (view.status, view.position) == ("ringing", None)
     assert st.caller("nope", 32.0) is None
+
+
+def test_agent_in_two_queues_takes_the_longest_waiting_caller_across_them() -> None:
+    """An agent serving two queues takes whichever head caller has waited longest (priority equal)."""
+    queues = {
+        "social": QueueConfig(name="social", skills={"social": 1}),
+        "utilities": QueueConfig(name="utilities", skills={"utilities": 1}),
+    }
+    agents = {"a0": AgentConfig(id="a0", skills={"social": 1, "utilities": 1})}
+    st = AcdState(AcdConfig(queues=queues, agents=agents))
+    st.caller_arrives("s1", "social", 10.0)
+    st.caller_arrives("u1", "utilities", 5.0)
+    st.caller_arrives("s2", "social", 12.0)
+    (a,) = assignments(st.agent_login("a0", 20.0))
+    assert (a.call_id, a.queue) == ("u1", "utilities")
+    serve(st, "u1", 20.0, 30.0)
+    assert [x.call_id for x in assignments(st.tick(30.0))] == []  # already rung s1 on call end
+    assert st.agent_state("a0") is AgentState.RINGING
+    assert st.position("s2") == 1
+
+
+def test_estimated_wait_scales_with_position_and_staff() -> None:
+    """EWT is position × AHT / staffed agents, and 0 while an eligible agent is free."""
+    st = make_state(2, default_aht_s=120.0)
+    st.agent_login("a0", 0.0)
+    st.agent_login("a1", 0.0)
+    assert st.queue_stats("general", 0.0).ewt_new_caller_s == 0.0
+    for i in range(5):
+        st.caller_arrives(f"c{i}", "general", 1.0 + i)
+    # c0 and c1 ring the two agents; c2, c3, c4 wait at positions 1, 2, 3.
+    assert st.estimated_wait("c2", 10.0) == pytest.approx(1 * 120 / 2)
+    assert st.estimated_wait("c4", 10.0) == pytest.approx(3 * 120 / 2)
+    assert st.estimated_wait("c0", 10.0) is None  # ringing, not waiting
+    st.agent_pause("a1", "break", 11.0)  # pending until its ring is resolved
+    st.ring_no_answer("c1", 12.0)  # a1 misses c1 and pauses; c1 back at the front
+    assert st.estimated_wait("c4", 13.0) == pytest.approx(4 * 120 / 1)
