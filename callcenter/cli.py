@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("settings", help="list every setting with its environment variable and meaning")
+
+    from callcenter.web.auth_cli import add_users_parser  # the users subcommand (issue 10)
+
+    add_users_parser(sub)
     return parser
 
 
@@ -144,6 +148,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from callcenter.flows_cli import validate_command
 
         return validate_command(settings, args.files)
+    if args.command == "users":
+        from callcenter.web.auth_cli import users_command
+
+        return asyncio.run(users_command(args, settings))
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse rejects unknown commands
 
 

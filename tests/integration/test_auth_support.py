@@ -1,14 +1,23 @@
 """Helpers for the auth tests: the real app with cheap password hashes and a clock the test moves.
 
-No tests here; the auth, route-table and browser tests import these.
+No tests here; the auth, route-table, CLI and browser tests import these.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import asyncpg
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -72,3 +81,43 @@ async def sign_in(client: TestClient[Any, Any], login: str, password: str = PASS
     assert response.status == 200, await response.text()
     token: str = (await response.json())["csrf_token"]
     return token
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, database_url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """Run ``python -m callcenter.cli`` against ``database_url``; stdin is fed (a password line)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    env = {**base, "CALLCENTER_CONFIG": "/dev/null", "CALLCENTER_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def scratch_database(pg_server_dsn: str) -> Iterator[str]:
+    """A whole database of its own, for commands that migrate the public schema; dropped after."""
+    name = f"cc_auth_{uuid.uuid4().hex[:8]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(pg_server_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base, _, query = pg_server_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+    try:
+        yield dsn
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
