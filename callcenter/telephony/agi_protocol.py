@@ -169,6 +169,11 @@ def _parse_200_body(code: int, body: str, line: str) -> AgiReply:
     if not body.startswith("result="):
         raise _bad_reply(line)
     value, _, rest = body[7:].partition(" ")
+    if not rest:
+        return AgiReply(code, value)
+    if rest[-1] == ")" and rest[0] == "(":
+        # ``(data)`` with nothing after it: an ``endpos=<digits>`` would end the line instead.
+        return AgiReply(code, value, rest[1:-1])
     endpos: int | None = None
     if "endpos=" in rest:
         head, _, tail = rest.rpartition("endpos=")

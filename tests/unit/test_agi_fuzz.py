@@ -71,7 +71,10 @@ def test_truncated_stream_gives_a_prefix_of_the_events(replies: list[bytes], cut
 
 @given(
     st.sampled_from(["0", "1", "-1", "49", "1234", ""]),
-    st.one_of(st.none(), st.text(st.characters(blacklist_characters="\n\r"), max_size=40)),
+    st.one_of(
+        st.none(),
+        st.text(st.characters(codec="utf-8", blacklist_characters="\n\r"), max_size=40),
+    ),
     st.one_of(st.none(), st.integers(0, 10**9)),
 )
 def test_200_replies_round_trip(result: str, data: str | None, endpos: int | None) -> None:
