@@ -667,6 +667,7 @@ class _Parser:
             prompts=prompts,
             description=description,
             max_steps=max_steps,
+            start_loc=loc_of(top["start"].value),
         )
 
 

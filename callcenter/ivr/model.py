@@ -401,6 +401,7 @@ class Flow:
     prompts: Mapping[str, PromptSpec]
     description: str = ""
     max_steps: int = 500
+    start_loc: Loc = Loc(1, 1)
 
     @property
     def digest(self) -> str:

@@ -86,7 +86,7 @@ class _Checker:
     def run(self) -> list[FlowError]:
         flow = self.flow
         if flow.start not in self.declared:
-            self.error(Loc(1, 1), f"`start` names an unknown node `{flow.start}`")
+            self.error(flow.start_loc, f"`start` names an unknown node `{flow.start}`")
         for node in flow.nodes.values():
             for target in node.targets():
                 if target.node not in self.declared:
