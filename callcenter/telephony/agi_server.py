@@ -269,7 +269,10 @@ class FastAgiServer:
 
     def add_route(self, name: str, handler: RouteHandler) -> None:
         """Serve ``agi://host/<name>`` (any ``?query`` is split off into ``session.env.query``)."""
-        if not asyncio.iscoroutinefunction(handler):
+        # Refuse a plain function now rather than fail on the first call (panoramisk wraps one
+        # with the removed asyncio.coroutine and breaks on 3.11, PROTOCOL.md B6).
+        call = getattr(handler, "__call__", None)  # noqa: B004 (an object with async __call__ is fine)
+        if not (asyncio.iscoroutinefunction(handler) or asyncio.iscoroutinefunction(call)):
             raise TypeError("a FastAGI route handler must be an async function")
         name = name.strip("/")
         if name in self._routes:

@@ -93,6 +93,21 @@ async def test_route_with_query_and_clean_completion(server: FastAgiServer) -> N
     assert server.stats.sessions_completed == 1
 
 
+def test_add_route_refuses_sync_handlers_and_duplicates() -> None:
+    """Only async handlers (functions or objects with an async __call__) are accepted, once per route."""
+    srv = FastAgiServer()
+
+    class Flow:
+        async def __call__(self, session: AgiSession) -> None:
+            await session.answer()
+
+    srv.add_route("/hotline/", Flow())
+    with pytest.raises(ValueError, match="already registered"):
+        srv.add_route("hotline", echo_route)
+    with pytest.raises(TypeError, match="async"):
+        srv.add_route("sync", lambda session: None)  # type: ignore[arg-type, return-value]
+
+
 async def test_unknown_route_fails_the_agi_and_masks_numbers(server: FastAgiServer) -> None:
     """An unknown route gets FAILURE (so AGISTATUS=FAILURE) and the log masks digits in the route."""
     with capture_logs() as logs:
