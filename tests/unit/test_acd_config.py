@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from callcenter.acd.loader import load_acd_config
-from callcenter.acd.model import AgentState, Assignment, OverflowStep, Strategy
+from callcenter.acd.model import AgentState, Assignment, CallerLeft, OverflowStep, Strategy
 from callcenter.acd.router import AcdState
 from callcenter.errors import ConfigError
 
@@ -118,3 +120,31 @@ def test_unknown_key_is_reported() -> None:
     texts["queue/queues.yaml"] = texts["queue/queues.yaml"].replace("wrap_up_s: 120", "wrapup_s: 120")
     (problem,) = problems_of(texts)
     assert "unknown key 'wrapup_s'" in problem
+
+
+def test_admin_edit_is_applied_at_run_time_without_losing_callers() -> None:
+    """Removing the idp queue from queues.yaml and reloading moves its waiting callers to general."""
+    loaded = load_acd_config(shipped())
+    st = AcdState(loaded.config, schedules=loaded.schedules)
+    st.caller_arrives("idp-1", "idp", 1.7e9)
+    st.caller_arrives("gen-1", "general", 1.7e9 + 10)
+    texts = shipped()
+    text = texts["queue/queues.yaml"]
+    start = text.index("  idp:\n")
+    end = text.index("  psych:\n")
+    texts["queue/queues.yaml"] = text[:start] + text[end:]
+    edited = load_acd_config(texts)
+    assert "idp" not in edited.config.queues
+    st.reconfigure(edited.config, 1.7e9 + 20, schedules=edited.schedules)
+    assert [v.call_id for v in st.waiting("general", 1.7e9 + 20)] == ["idp-1", "gen-1"]
+
+
+def test_office_queue_turns_callers_away_on_saturday() -> None:
+    """The utilities queue (Mon–Fri 08:00–17:00 Kyiv) refuses a caller on a Saturday and takes one on Monday."""
+    loaded = load_acd_config(shipped())
+    st = AcdState(loaded.config, schedules=loaded.schedules)
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=ZoneInfo("Europe/Kyiv")).timestamp()
+    monday = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Kyiv")).timestamp()
+    assert st.caller_arrives("c1", "utilities", saturday) == [CallerLeft("c1", "utilities", "closed", 0.0)]
+    assert st.caller_arrives("c2", "utilities", monday) == []
+    assert st.position("c2") == 1
