@@ -393,6 +393,7 @@ class FlowRun:
         return node.next.node
 
     def _queue(self, node: QueueNode, step: PathStep) -> Steps:
+        self.pending = None  # a key pressed before the wait means nothing after it
         skills = tuple(s for s in (render(skill, self.variables) for skill, _ in node.skills) if s)
         queue = render(node.queue, self.variables)
         command = Queue(queue, node.priority, skills, self.path.language, self.path.topic)
@@ -408,6 +409,7 @@ class FlowRun:
         return node.fallback.node
 
     def _transfer(self, node: TransferNode, step: PathStep) -> Steps:
+        self.pending = None
         got = _expect((yield Transfer(node.number, node.timeout_s)), TransferResult)
         self.path.transfers.append({"number": node.number, "status": got.status})
         step.result = got.status

@@ -479,6 +479,32 @@ def test_queue_results_lead_on(status: str, reason: str) -> None:
     assert outcome.detail == reason
 
 
+def test_a_key_pressed_before_the_queue_is_not_taken_by_a_menu_after_it() -> None:
+    """A barge-in key is consumed or dropped by the queue wait, never replayed into a later menu."""
+    flow = make_flow(
+        """\
+        a:
+          type: play
+          prompt: hi
+          next: q
+        q:
+          type: queue
+          queue: general
+          fallback: m
+        m:
+          type: menu
+          prompt: hi
+          choices: {"1": z}
+          fallback: z
+        z:
+          type: hangup
+        """
+    )
+    commands, outcome = run(flow, ScriptedCaller(keys=["!1", "1"], queue_results=["no_agents"]))
+    assert WaitDigit(5000) in commands
+    assert outcome.path.digits == ["1", "1"]
+
+
 TRANSFER = "x:\n  type: transfer\n  number: '7333'\n  timeout: 45\n  failed: z\n" + END
 
 
