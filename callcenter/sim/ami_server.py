@@ -17,7 +17,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from callcenter.logs import get_logger
 from callcenter.sim.ami_actions import ActionHandler
@@ -209,7 +209,7 @@ class AmiServer:
     stalled_until: float = 0.0
     stall_buffer: list[tuple[AmiSession, bytes]] = field(default_factory=list)
     _server: asyncio.base_events.Server | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     async def start(self) -> None:
         """Start listening (``port`` 0 picks a free one, readable afterwards)."""
@@ -218,9 +218,16 @@ class AmiServer:
         self.ast.pbx.listeners.append(self._on_event)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         session = AmiSession(self, reader, writer)
         self.sessions.add(session)
-        await session.serve()
+        try:
+            await session.serve()
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
 
     def _on_event(self, name: str, privilege: str, body: list[tuple[str, str]]) -> None:
         for session in list(self.sessions):
@@ -240,6 +247,8 @@ class AmiServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=1.0)
 
     def drop_all(self) -> None:
         """Fault hook: cut every connection at once, without Shutdown."""

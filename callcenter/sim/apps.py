@@ -380,6 +380,16 @@ async def _dial(ast: SimAsterisk, chan: Channel, data: str) -> int:
     return 0 if "g" in options else -1
 
 
+async def _chanspy(ast: SimAsterisk, chan: Channel, data: str) -> int:
+    """ChanSpy(prefix,options): listen to the first channel whose name starts with ``prefix``."""
+    prefix = split_args(data)[0]
+    target = next((c for c in ast.pbx.channels.values() if c.name.startswith(prefix) and c is not chan), None)
+    if target is None:
+        return 0
+    await ast.wait(chan, None, target.ended)
+    return 0 if chan.is_alive() else -1
+
+
 async def _verbose(ast: SimAsterisk, chan: Channel, data: str) -> int:
     return 0
 
@@ -412,6 +422,7 @@ _APPS: dict[str, App] = {
     "queue": _queue,
     "agi": _agi,
     "dial": _dial,
+    "chanspy": _chanspy,
     "verbose": _verbose,
     "log": _verbose,
     "execif": _execif,

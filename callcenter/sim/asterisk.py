@@ -96,9 +96,20 @@ class SimAsterisk:
     pbx: Pbx = field(init=False)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
 
+    #: Who answers outbound trunk calls (``PJSIP/<number>@trunk``): a callback's citizen.
+    outbound_callee: AgentPhone = field(default_factory=lambda: AgentPhone("trunk", single_line=False))
+
     def __post_init__(self) -> None:
         self.pbx = Pbx(self.clock)
+        for endpoint, phone in self.phones.items():
+            self.pbx.device_states[f"PJSIP/{endpoint}"] = "NOT_INUSE" if phone.registered else "UNAVAILABLE"
         self.queues = QueueModel(self)
+
+    def set_registered(self, endpoint: str, registered: bool) -> None:
+        """A phone registers or goes away (DeviceStateChange NOT_INUSE / UNAVAILABLE)."""
+        phone = self.phones.setdefault(endpoint, AgentPhone(endpoint))
+        phone.registered = registered
+        self.pbx.device_state(f"PJSIP/{endpoint}", "NOT_INUSE" if registered else "UNAVAILABLE")
 
     # -- tasks ------------------------------------------------------------------------------
 
@@ -221,9 +232,12 @@ class SimAsterisk:
             one, two = self.pbx.new_local_pair(exten, context, link, uniqueid, optimize)
             return self._local_leg(one, two, target, caller, kind, dest, resource)
         if tech == "PJSIP":
-            phone = self.phones.get(resource)
+            # PJSIP/<number>@trunk is an outbound call to a citizen (a callback).
+            phone = self.outbound_callee if "@" in resource else self.phones.get(resource)
             if phone is None or not phone.registered:
                 return None
+            if "@" in resource:
+                resource = resource.partition("@")[2]
             chan = Channel(
                 f"PJSIP/{resource}-{self.pbx.next_seq()}",
                 uniqueid or self.pbx.new_uniqueid(),

@@ -78,7 +78,8 @@ class AgentPhone:
     no_answer_probability: float = 0.0
     busy_probability: float = 0.0
     calls_answered: int = 0
-    #: A phone with a call up rejects a second one as busy.
+    #: A phone with a call up rejects a second one as busy (a trunk has many lines: False).
+    single_line: bool = True
     in_call: bool = False
 
     async def run(self, ast: SimAsterisk, chan: Channel) -> None:
@@ -87,7 +88,7 @@ class AgentPhone:
         pbx.set_state(chan, RINGING)
         pbx.device_state(chan.device, "RINGING")
         rng = ast.rng
-        if self.in_call or rng.random() < self.busy_probability:
+        if (self.in_call and self.single_line) or rng.random() < self.busy_probability:
             await ast.clock.sleep(0.2)
             if chan.is_alive():
                 pbx.request_hangup(chan, 17)
