@@ -303,8 +303,20 @@ class RouterCore:
         return out
 
     def tick(self, now: float) -> list[Decision]:
-        """Fire due timers: wrap-up ends, overflow steps, maximum waits, callback retries."""
-        return self._run_timers(now)
+        """Fire due timers (wrap-up ends, overflow, maximum waits, callback retries) and send
+        holding callers away from queues that have closed with ``close_waiting`` set."""
+        out = self._run_timers(now)
+        for q in self._queues.values():
+            if q.close_waiting and q.schedule is not None and not self.is_open(q.name, now):
+                for bucket in self._queue_buckets.get(q.name, []):
+                    for entry in bucket.live_caller_entries():
+                        rec = entry[3]
+                        if not rec.callback:  # a callback waits for the next opening
+                            self._unqueue(rec)
+                            del self._callers[rec.call_id]
+                            rec.epoch += 1
+                            out.append(CallerLeft(rec.call_id, q.name, "closed", now - rec.arrival))
+        return out
 
     def next_due(self) -> float | None:
         """When the earliest pending timer falls due (the adapter may sleep until then)."""

@@ -35,7 +35,7 @@ _QUEUE_KEYS = frozenset(
     {
         "title", "strategy", "skills", "schedule", "service_level", "max_wait_s", "overflow",
         "wrap_up_s", "ring_timeout_s", "auto_pause_after", "priority_step_s", "skill_weight_s",
-        "default_aht_s", "callback",
+        "default_aht_s", "callback", "close_waiting",
     }
 )  # fmt: skip
 
@@ -198,6 +198,7 @@ def _queue(
         kw[key] = doc.number(f.get(key), f"{what}.{key}")
     step = doc.number(f.get("priority_step_s"), f"{what}.priority_step_s", minimum=1.0)
     kw["priority_step_s"] = step
+    kw["close_waiting"] = doc.boolean(f.get("close_waiting"), f"{what}.close_waiting")
     kw["auto_pause_after"] = doc.integer(f.get("auto_pause_after"), f"{what}.auto_pause_after")
     cb = doc.mapping(f.get("callback"), f"{what}.callback", frozenset({"max_attempts", "retry_s"}))
     kw["callback_max_attempts"] = doc.integer(cb.get("max_attempts"), "callback.max_attempts", minimum=1)

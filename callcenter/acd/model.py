@@ -102,6 +102,9 @@ class QueueConfig:
     default_aht_s: float = 180.0
     callback_max_attempts: int = 3
     callback_retry_s: float = 300.0
+    #: when the schedule closes, callers still holding leave (``CallerLeft(reason="closed")``,
+    #: on the next ``tick``) instead of being served by the agents still logged in
+    close_waiting: bool = False
 
 
 @dataclass(frozen=True)

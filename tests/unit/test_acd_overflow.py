@@ -185,3 +185,28 @@ def test_next_due_reports_the_earliest_live_timer() -> None:
     assert st.next_due() == 70.0
     st.caller_abandons("c1", 20.0)
     assert st.next_due() is None
+
+
+def test_closing_sends_holding_callers_away_only_when_configured() -> None:
+    """At closing time a close_waiting queue lets holding callers go, keeps callbacks; others keep everyone."""
+
+    class OpenUntil100:
+        def is_open(self, schedule_name: str, at: datetime) -> bool:
+            return at.timestamp() < 100
+
+        def is_holiday(self, schedule_name: str, at: datetime) -> bool:
+            return False
+
+    queues = {
+        "strict": QueueConfig(name="strict", schedule="office", close_waiting=True),
+        "lenient": QueueConfig(name="lenient", schedule="office"),
+    }
+    st = AcdState(AcdConfig(queues=queues), schedules=OpenUntil100())
+    st.caller_arrives("s1", "strict", 10.0)
+    st.caller_arrives("s2", "strict", 20.0)
+    st.caller_arrives("l1", "lenient", 30.0)
+    st.request_callback("s2", 40.0)
+    assert st.tick(99.0) == []
+    assert st.tick(100.0) == [CallerLeft("s1", "strict", "closed", 90.0)]
+    assert [v.call_id for v in st.waiting("strict", 100.0)] == ["s2"]
+    assert [v.call_id for v in st.waiting("lenient", 100.0)] == ["l1"]
