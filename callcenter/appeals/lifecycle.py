@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from callcenter.appeals.deadlines import (
     DEFAULT_POLICY,
     DeadlinePolicy,
+    defect_return_due,
     kyiv_date,
     max_extended_due,
     past_term,
@@ -270,7 +271,13 @@ def _apply(
             if not _RESULT.match(code.strip()):
                 raise ValidationError(f"result_code: {code!r} is not a 9.x result", field="result_code")
             return {"result_code": code.strip(), "closed_at": at}, {"overdue": is_overdue(appeal, at)}
-        case ReturnToApplicant(reason=reason) | RefuseConsideration(reason=reason):
+        case ReturnToApplicant(reason=reason):
+            # Art. 5: a defective appeal goes back with an explanation within 10 days.
+            late = appeal.received_on is not None and past_term(
+                defect_return_due(appeal.received_on, policy), at
+            )
+            return {"status_reason": _required(reason, "reason"), "closed_at": at}, {"late": late}
+        case RefuseConsideration(reason=reason):
             return {"status_reason": _required(reason, "reason"), "closed_at": at}, {}
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover - the match is total
 

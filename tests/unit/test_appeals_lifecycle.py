@@ -247,3 +247,16 @@ def test_event_changes_record_before_and_after() -> None:
     assert changes["authority"] == (None, "ДСЗН")
     assert changes["forwarded_at"] == (None, (ARRIVED + DAY).isoformat())
     assert set(changes) == {"status", "authority", "forwarded_at"}
+
+
+def test_return_to_applicant_after_ten_days_is_flagged_late() -> None:
+    """Returning a defective appeal is marked late once its 10-day term (Art. 5) has ended."""
+    appeal = registered()  # received 2 March: the return is due by the end of 12 March (Kyiv)
+    _, on_time = transition(
+        appeal, ReturnToApplicant("без підпису"), "op:1", datetime(2026, 3, 12, 21, 59, tzinfo=UTC)
+    )
+    returned, late = transition(
+        appeal, ReturnToApplicant("без підпису"), "op:1", datetime(2026, 3, 12, 22, 0, tzinfo=UTC)
+    )
+    assert on_time[0].details == {"late": False} and late[0].details == {"late": True}
+    assert returned.status is Status.RETURNED_TO_APPLICANT and returned.status_reason == "без підпису"
