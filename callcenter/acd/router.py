@@ -142,6 +142,7 @@ class AcdState(RouterCore):
         for agent_id, agent in list(self._agents.items()):
             if agent_id in config.agents:
                 agent.config = config.agents[agent_id]
+                agent.removed = False  # re-added before its pending removal took effect
             else:
                 agent.removed = True
         for agent_cfg in config.agents.values():

@@ -36,8 +36,14 @@ AGENTS = {
     "c": AgentConfig(id="c", skills={"general": 3, "english": 1}),
     "d": AgentConfig(id="d", skills={"veterans": 2, "english": 2}),
 }
+#: the same agents after an admin's edit: skills moved around, one agent removed
+EDITED = {
+    "a": AgentConfig(id="a", skills={"general": 2, "veterans": 2}),
+    "b": AgentConfig(id="b", skills={"general": 1}),
+    "c": AgentConfig(id="c", skills={"general": 3, "english": 1, "veterans": 4}),
+}
 OPS = ("arrive", "abandon", "answer", "no_answer", "end", "login", "logout", "pause", "available",
-       "callback", "callback_failed", "tick", "wrap_done")  # fmt: skip
+       "callback", "callback_failed", "tick", "wrap_done", "move", "priority", "reconfigure")  # fmt: skip
 
 
 def requirement(queue: str, extra: dict[str, int]) -> dict[str, int]:
@@ -48,14 +54,19 @@ def requirement(queue: str, extra: dict[str, int]) -> dict[str, int]:
 
 
 def check(
-    st_: AcdState, now: float, extras: dict[str, dict[str, int]], arrived: set[str], gone: set[str]
+    st_: AcdState,
+    now: float,
+    agent_cfgs: dict[str, AgentConfig],
+    extras: dict[str, dict[str, int]],
+    arrived: set[str],
+    gone: set[str],
 ) -> None:
     agents = st_.agents(now)
     busy = [v.call_id for v in agents if v.call_id is not None]
     assert len(busy) == len(set(busy)), "a call is with two agents"
     for v in agents:
         assert (v.call_id is not None) == (v.state in (AgentState.RINGING, AgentState.ON_CALL))
-    available = [AGENTS[v.agent_id] for v in agents if v.state is AgentState.AVAILABLE]
+    available = [agent_cfgs[v.agent_id] for v in agents if v.state is AgentState.AVAILABLE]
     live: set[str] = set(busy)
     for queue in QUEUES:
         for view in st_.waiting(queue, now):
@@ -77,7 +88,11 @@ def check(
 )
 def test_random_events_keep_invariants(script: list[tuple[int, int, int]]) -> None:
     """No free eligible agent beside a waiting caller, one call per agent, and no call ever lost."""
-    router = AcdState(AcdConfig(queues=QUEUES, agents=AGENTS, default_queue="general"))
+    configs = [
+        AcdConfig(queues=QUEUES, agents=agents, default_queue="general") for agents in (AGENTS, EDITED)
+    ]
+    router = AcdState(configs[0])
+    current = 0
     now, n = 0.0, 0
     extras: dict[str, dict[str, int]] = {}
     arrived: set[str] = set()
@@ -99,7 +114,7 @@ def test_random_events_keep_invariants(script: list[tuple[int, int, int]]) -> No
         agents = router.agents(now)
         ringing = [v.call_id for v in agents if v.state is AgentState.RINGING and v.call_id]
         waiting = [v.call_id for q in QUEUES for v in router.waiting(q, now) if v.status == "waiting"]
-        agent_id = pick(list(AGENTS), k)
+        agent_id = pick(list(configs[current].agents), k)
         assert agent_id is not None
         out: list[Decision] = []
         try:
@@ -137,7 +152,14 @@ def test_random_events_keep_invariants(script: list[tuple[int, int, int]]) -> No
                 out = router.tick(now)
             elif op == "wrap_done":
                 out = router.wrap_up_done(agent_id, now)
+            elif op == "move" and (call := pick(waiting, k)):
+                out = router.move_caller(call, ("general", "veterans")[k % 2], now)
+            elif op == "priority" and (call := pick(waiting, k)):
+                out = router.set_priority(call, k % 4, now)
+            elif op == "reconfigure":
+                current = 1 - current
+                out = router.reconfigure(configs[current], now)
         except ValidationError:
             pass  # e.g. pausing a logged-out agent: refused, state unchanged
         absorb(out)
-        check(router, now, extras, arrived, gone)
+        check(router, now, dict(configs[current].agents), extras, arrived, gone)
