@@ -195,12 +195,13 @@ class _Performer:
                 if played.digit is not None:
                     digits = played.digit
                     break
-        while len(digits) < command.max_digits and not digits.endswith(command.terminator):
+        terminator = command.terminator
+        while len(digits) < command.max_digits and not (terminator and digits.endswith(terminator)):
             digit = await self.session.wait_for_digit(command.timeout_ms)
             if digit is None:
                 return Digits(digits, timed_out=True)
             digits += digit
-        return Digits(digits.removesuffix(command.terminator) if command.terminator else digits)
+        return Digits(digits.removesuffix(terminator) if terminator else digits)
 
     async def lookup(self, command: Lookup) -> LookupResult:
         try:
