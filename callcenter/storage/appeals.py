@@ -17,7 +17,7 @@ Caller numbers are stored (the callback list needs them) and never logged unmask
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -449,7 +449,9 @@ class AppealRepository:
 
     # -- internals -------------------------------------------------------------------------
 
-    async def _change(self, appeal_id: UUID, rule: Any) -> Appeal:
+    async def _change(
+        self, appeal_id: UUID, rule: Callable[[Appeal], tuple[Appeal, list[AppealEvent]]]
+    ) -> Appeal:
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow("SELECT * FROM appeals WHERE id = $1 FOR UPDATE", appeal_id)
             if row is None:
@@ -458,7 +460,6 @@ class AppealRepository:
             await self._write(conn, after, events)
         for event in events:
             log.info("appeal changed", appeal_id=str(appeal_id), action=event.name, actor=event.actor)
-        assert isinstance(after, Appeal)
         return after
 
     async def _write(self, conn: Any, appeal: Appeal, events: Sequence[AppealEvent]) -> None:
