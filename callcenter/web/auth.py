@@ -51,6 +51,7 @@ __all__ = [
     "DEFAULT_COOKIE_SECURE",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_SESSION_LIFETIME",
+    "DEFAULT_SESSION_PURGE_INTERVAL_S",
     "LOGIN_PAGE",
     "SESSION",
     "SESSION_COOKIE",
@@ -85,6 +86,8 @@ DEFAULT_COOKIE_SECURE = False
 DEFAULT_IDLE_TIMEOUT = timedelta(hours=1)
 #: ...and this long after signing in, whatever happens (a long shift).
 DEFAULT_SESSION_LIFETIME = timedelta(hours=12)
+#: Expired session rows are deleted this often (they are refused on sight in between).
+DEFAULT_SESSION_PURGE_INTERVAL_S = 600.0
 
 ACCESS_ATTRIBUTE = "__callcenter_access__"
 
@@ -151,6 +154,7 @@ class AuthConfig:
     cookie_secure: bool = DEFAULT_COOKIE_SECURE
     idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT
     session_lifetime: timedelta = DEFAULT_SESSION_LIFETIME
+    session_purge_interval_s: float = DEFAULT_SESSION_PURGE_INTERVAL_S
     login_limits: LoginLimits = field(default_factory=LoginLimits)
     hash_parameters: HashParameters = DEFAULT_PARAMETERS
     #: Origins besides our own host allowed to send state-changing requests and open sockets.

@@ -1,5 +1,5 @@
-"""Sign-in, sign-out, "who am I", the login/account pages, the admin's user and audit views,
-and ``setup_auth``, which installs the whole security layer on an application.
+"""Sign-in, sign-out, "who am I", the login/account pages, and ``setup_auth``, which installs
+the whole security layer (middlewares, these routes, ``auth_admin``'s, the session purge).
 
 ``POST /api/login`` is where the login rules live: JSON only; the same answer (401
 ``bad_credentials``) for an unknown login, a wrong password and a disabled account, with an
@@ -11,22 +11,25 @@ Every sign-in, failure and sign-out is written to the audit trail.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import datetime
 
 from aiohttp import web
 
 from callcenter.errors import ValidationError
 from callcenter.logs import get_logger
-from callcenter.storage.audit import fetch_audit, record_audit
+from callcenter.storage.audit import record_audit
 from callcenter.storage.users import (
-    Role,
     create_session,
     delete_session,
     find_login,
     hash_token,
-    list_users,
+    purge_expired_sessions,
     set_password_hash,
 )
+from callcenter.web import auth_admin
 from callcenter.web.auth import (
     AUTH,
     SESSION_COOKIE,
@@ -35,10 +38,8 @@ from callcenter.web.auth import (
     auth_middleware,
     clear_session_cookies,
     current_session,
-    current_user,
     mask_address,
     public,
-    requires,
     signed_in,
     user_json,
 )
@@ -54,6 +55,7 @@ log = get_logger(__name__)
 routes = web.RouteTableDef()
 
 _BAD_CREDENTIALS = "wrong login or password"
+
 #: Longest login text kept in the audit trail for a failed attempt (attackers send anything).
 _MAX_AUDITED_LOGIN = 64
 
@@ -71,8 +73,38 @@ def setup_auth(
     app[TRUSTED_ORIGINS] = frozenset(state.config.trusted_origins)
     app.middlewares.extend([error_middleware, auth_middleware, csrf_middleware])
     app.on_response_prepare.append(_security_headers)
+    app.cleanup_ctx.append(_session_purger)
     app.add_routes(routes)
+    app.add_routes(auth_admin.routes)
     return state
+
+
+async def _session_purger(app: web.Application) -> AsyncIterator[None]:
+    """Delete expired sessions every ``session_purge_interval_s`` (expired ones are refused anyway)."""
+
+    async def loop() -> None:
+        while True:
+            state = app[AUTH]
+            await asyncio.sleep(state.config.session_purge_interval_s)
+            try:
+                purged = await purge_expired_sessions(
+                    app[DB_POOL],
+                    now=state.now(),
+                    idle_timeout=state.config.idle_timeout,
+                    lifetime=state.config.session_lifetime,
+                )
+            except Exception as exc:  # a failed purge must not end the loop; next round retries
+                log.warning("session_purge_failed", error=type(exc).__name__)
+            else:
+                if purged:
+                    log.info("sessions_purged", count=purged)
+
+    task = asyncio.create_task(loop(), name="session-purge") if DB_POOL in app else None
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -228,49 +260,3 @@ async def account_page(request: web.Request) -> web.Response:
 async def login_asset(request: web.Request) -> web.Response:
     """The login page's stylesheet and script."""
     return static_file(request.match_info["name"])
-
-
-@routes.get("/api/admin/users")
-@requires(Role.ADMIN)
-async def admin_users(request: web.Request) -> web.Response:
-    """Every user with role and state (never a hash)."""
-    users = await list_users(request.app[DB_POOL])
-    return web.json_response({"users": [{**user_json(u), "disabled": u.disabled} for u in users]})
-
-
-@routes.get("/api/admin/audit")
-@requires(Role.ADMIN)
-async def admin_audit(request: web.Request) -> web.Response:
-    """The audit trail, newest first; filters ``actor``, ``action``, ``subject``, ``before_id``, ``limit``."""
-    query = request.query
-    try:
-        limit = int(query.get("limit", "100"))
-        before_id = int(query["before_id"]) if "before_id" in query else None
-    except ValueError as exc:
-        raise ValidationError("limit and before_id are whole numbers") from exc
-    entries = await fetch_audit(
-        request.app[DB_POOL],
-        actor=query.get("actor"),
-        action=query.get("action"),
-        subject=query.get("subject"),
-        before_id=before_id,
-        limit=limit,
-    )
-    await record_audit(
-        request.app[DB_POOL], current_user(request).login, "audit.view", "", {"filters": dict(query)}
-    )
-    return web.json_response(
-        {
-            "entries": [
-                {
-                    "id": e.id,
-                    "at": e.at.isoformat(),
-                    "actor": e.actor,
-                    "action": e.action,
-                    "subject": e.subject,
-                    "details": e.details,
-                }
-                for e in entries
-            ]
-        }
-    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +15,7 @@ from structlog.testing import capture_logs
 from callcenter.storage.audit import fetch_audit
 from callcenter.storage.users import Role, create_user, set_disabled, set_role
 from callcenter.web.auth import AUTH, SESSION_COOKIE
-from callcenter.web.auth_passwords import PasswordHasher
+from callcenter.web.auth_passwords import HashParameters, PasswordHasher
 from tests.integration.test_auth_support import PASSWORD, FakeClock, add_user, make_app, sign_in
 
 Client = TestClient[Any, Any]
@@ -55,8 +58,6 @@ async def test_session_token_is_stored_only_as_a_hash(client: Client, db_pool: A
     token = response.cookies[SESSION_COOKIE].value
     rows = await db_pool.fetch("SELECT token_hash FROM user_sessions")
     assert len(rows) == 1
-    import hashlib
-
     assert bytes(rows[0]["token_hash"]) == hashlib.sha256(token.encode()).digest()
     assert token.encode() not in bytes(rows[0]["token_hash"])
 
@@ -168,8 +169,6 @@ async def test_old_hash_parameters_are_upgraded_on_login(client: Client, db_pool
     """A hash made with other argon2 parameters is replaced on a successful sign-in."""
     await add_user(db_pool, "stepan", Role.AGENT)
     before = await db_pool.fetchval("SELECT password_hash FROM users WHERE login = 'stepan'")
-    from callcenter.web.auth_passwords import HashParameters
-
     client.app[AUTH].hasher = PasswordHasher(HashParameters(time_cost=2, memory_cost=16, parallelism=1))
     await sign_in(client, "stepan")
     after = await db_pool.fetchval("SELECT password_hash FROM users WHERE login = 'stepan'")
@@ -256,3 +255,22 @@ async def test_admin_can_read_users_and_audit(client: Client, db_pool: Any) -> N
     assert audit["entries"][0]["actor"] == "boss"
     bad = await client.get("/api/admin/audit?limit=lots")
     assert bad.status == 400 and (await bad.json())["details"] == {}
+
+
+async def test_background_purge_deletes_expired_sessions(db_pool: Any) -> None:
+    """The app's purge task removes sessions that expired while nobody used them."""
+    await db_pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+    await add_user(db_pool, "nazar", Role.AGENT)
+    clock = FakeClock()
+    app = make_app(db_pool, clock)
+    state = app[AUTH]
+    state.config = replace(state.config, session_purge_interval_s=0.05)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "nazar")
+        assert await db_pool.fetchval("SELECT count(*) FROM user_sessions") == 1
+        clock.advance(2 * 3600)
+        for _ in range(100):
+            if await db_pool.fetchval("SELECT count(*) FROM user_sessions") == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert await db_pool.fetchval("SELECT count(*) FROM user_sessions") == 0

@@ -158,12 +158,14 @@ async def test_audit_commits_with_the_change_it_describes(pool: Any) -> None:
 
 
 async def test_audit_is_append_only(pool: Any) -> None:
-    """Updating or deleting audit rows fails, except a delete by the declared retention purge."""
+    """Updating, deleting or truncating audit rows fails, except a delete by the declared retention purge."""
     entry_id = await record_audit(pool, "admin", "user.create", "x")
     with pytest.raises(asyncpg.RaiseError):
         await pool.execute("UPDATE audit_log SET actor = 'someone' WHERE id = $1", entry_id)
     with pytest.raises(asyncpg.RaiseError):
         await pool.execute("DELETE FROM audit_log WHERE id = $1", entry_id)
+    with pytest.raises(asyncpg.RaiseError):
+        await pool.execute("TRUNCATE audit_log")
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SET LOCAL callcenter.audit_purge = 'on'")
         assert await conn.execute("DELETE FROM audit_log WHERE id = $1", entry_id) == "DELETE 1"

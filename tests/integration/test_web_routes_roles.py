@@ -32,6 +32,9 @@ EXPECTED = {
     ("GET", "/account"),
     ("GET", "/api/admin/users"),
     ("GET", "/api/admin/audit"),
+    ("POST", "/api/admin/users"),
+    ("PATCH", "/api/admin/users/x"),
+    ("POST", "/api/me/password"),
 }
 
 
