@@ -320,7 +320,7 @@ class FlowRun:
         value = render(node.value, self.variables).strip()
         spoken = _say_value(node.kind, value)
         if spoken is None:
-            step.result = "skipped: not a " + node.kind
+            step.result = f"skipped: cannot be said as {node.kind}"
         else:
             yield Say(_SAY_KINDS[node.kind], spoken)
         assert node.next is not None
@@ -444,7 +444,9 @@ def _expect(result: Result, kind: type[_R]) -> _R:
 def _say_value(kind: str, value: str) -> str | None:
     """The value in the form the Say command takes, or None when it cannot be said."""
     if kind == "digits":
-        return value if value and all(ch in ALL_KEYS for ch in value) else None
+        # Separators and a leading + (a caller number in E.164) are not said; nothing else to say is None.
+        keys = "".join(ch for ch in value if ch in ALL_KEYS)
+        return keys if keys and all(ch in ALL_KEYS or ch in "+-() " for ch in value) else None
     if kind == "number":
         return value if re.fullmatch(r"-?\d{1,15}", value) else None
     try:

@@ -247,7 +247,18 @@ def test_say_number_and_date_and_skipped_value() -> None:
     commands, outcome = run(flow, ScriptedCaller())
     noon = int(dt.datetime(2026, 12, 10, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))).timestamp())
     assert [c for c in commands if isinstance(c, Say)] == [Say("number", "42"), Say("date", str(noon))]
-    assert outcome.path.steps[3].result == "skipped: not a number"
+    assert outcome.path.steps[3].result == "skipped: cannot be said as number"
+
+
+def test_say_digits_drops_the_plus_and_separators_of_a_phone_number() -> None:
+    """`+380 50 123-45-67` is said as its digits; text with letters is not said at all."""
+    flow = make_flow(
+        'a:\n  type: say\n  kind: digits\n  value: "${caller}"\n  next: b\n'
+        'b:\n  type: say\n  kind: digits\n  value: "${dnid}x"\n  next: z\n' + END
+    )
+    commands, outcome = run(flow, ScriptedCaller(), info=call("+380 50 123-45-67"))
+    assert [c for c in commands if isinstance(c, Say)] == [Say("digits", "380501234567")]
+    assert outcome.path.steps[1].result == "skipped: cannot be said as digits"
 
 
 def test_set_keeps_call_variables_sends_channel_variables_and_records_topic() -> None:
