@@ -68,6 +68,7 @@ class ActionHandler:
             "mixmonitor": self.mixmonitor,
             "stopmixmonitor": self.stop_mixmonitor,
             "command": self.command,
+            "filter": self.filter,
         }
 
     # -- replies ----------------------------------------------------------------------------
@@ -396,6 +397,21 @@ class ActionHandler:
         if not self.ast.queues.pause(req.get("Interface"), paused, req.get("Queue"), req.get("Reason")):
             return self.error(req, "Interface not found")
         return self.ok(req, "Interface paused successfully" if paused else "Interface unpaused successfully")
+
+    async def filter(self, req: Request) -> bool:
+        from callcenter.sim.ami_server import parse_filter
+
+        if self.session.user is None or "system" not in self.session.user.write:
+            return self.error(req, "Permission denied")
+        if req.get("Operation").lower() != "add":
+            return self.error(req, "Unknown operation")
+        try:
+            entry = parse_filter(req.get("Filter"), req.get("MatchCriteria"))
+            re.compile(entry.pattern if entry.method == "regex" else "")
+        except re.error:
+            return self.error(req, "Filter Not Added")
+        self.session.filters.append(entry)
+        return self.ok(req, "Success")
 
     async def command(self, req: Request) -> bool:
         cmd = req.get("Command").strip().lower()

@@ -25,7 +25,19 @@ from callcenter.sim.ami_actions import ActionHandler
 if TYPE_CHECKING:
     from callcenter.sim.asterisk import SimAsterisk
 
-__all__ = ["ALL_CLASSES", "GREETING", "AmiServer", "AmiSession", "AmiUser", "format_message"]
+__all__ = [
+    "ALL_CLASSES",
+    "GREETING",
+    "AmiServer",
+    "AmiSession",
+    "AmiUser",
+    "EventFilter",
+    "format_message",
+    "parse_callerid",
+    "parse_filter",
+    "parse_mask",
+    "passes_filters",
+]
 
 GREETING = b"Asterisk Call Manager/11.0.0\r\n"
 ALL_CLASSES = frozenset(
@@ -77,6 +89,7 @@ class AmiSession:
         self.held: list[bytes] = []
         self.closed = False
         self.session_id = f"0x{id(self):x}"
+        self.filters: list[EventFilter] = []
         self.handler = ActionHandler(self)
 
     # -- output -----------------------------------------------------------------------------
@@ -105,6 +118,8 @@ class AmiSession:
         if not classes <= (self.user.read & self.mask):
             return
         data = format_message([("Event", name), ("Privilege", privilege), *body])
+        if self.filters and not passes_filters(self.filters, name, body, data.decode("utf-8", "replace")):
+            return
         if self.busy:
             self.held.append(data)
         else:
@@ -267,6 +282,66 @@ class AmiServer:
         buffered, self.stall_buffer = self.stall_buffer, []
         for session, data in buffered:
             session.write(data)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """One ``Action: Filter`` entry (``should_send_event`` in manager.c)."""
+
+    include: bool
+    pattern: str = ""
+    event_name: str = ""
+    header: str = ""
+    method: str = "regex"
+
+    def matches(self, name: str, body: list[tuple[str, str]], text: str) -> bool:
+        """Whether an event is matched by this filter."""
+        if self.event_name and self.event_name.lower() != name.lower():
+            return False
+        if not self.pattern:
+            return True
+        if self.header:
+            values = [v for k, v in body if k.lower() == self.header.lower()]
+            return any(self._test(v) for v in values)
+        return self._test(text)
+
+    def _test(self, value: str) -> bool:
+        if self.method == "exact":
+            return value == self.pattern
+        if self.method == "starts_with":
+            return value.startswith(self.pattern)
+        if self.method == "ends_with":
+            return value.endswith(self.pattern)
+        if self.method == "contains":
+            return self.pattern in value
+        if self.method == "none":
+            return True
+        return re.search(self.pattern, value) is not None
+
+
+def parse_filter(pattern: str, criteria: str) -> EventFilter:
+    """A Filter action's ``Filter`` and optional ``MatchCriteria`` headers."""
+    if not criteria:
+        if pattern.startswith("!"):
+            return EventFilter(False, pattern[1:])
+        return EventFilter(True, pattern)
+    parts = dict(re.findall(r"(\w+)\(([^)]*)\)", criteria))
+    return EventFilter(
+        parts.get("action", "include").lower() != "exclude",
+        pattern,
+        parts.get("name", ""),
+        parts.get("header", ""),
+        parts.get("method", "regex").lower(),
+    )
+
+
+def passes_filters(filters: list[EventFilter], name: str, body: list[tuple[str, str]], text: str) -> bool:
+    """Include filters only: a match is needed; exclude only: no match; both: include and not exclude."""
+    includes = [f for f in filters if f.include]
+    excludes = [f for f in filters if not f.include]
+    if includes and not any(f.matches(name, body, text) for f in includes):
+        return False
+    return not any(f.matches(name, body, text) for f in excludes)
 
 
 def parse_callerid(text: str) -> tuple[str, str]:

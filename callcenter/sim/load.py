@@ -128,6 +128,11 @@ class SimulatedPbx:
             self.ast.spawn(self._hang_up_later(chan, model.reaction.sample(rng)))
             return
         digits = model.digits_for(prompt)
+        if not prompt and digits:
+            # A key pressed while on hold (the callback key) is pressed once, not at every slice.
+            if chan.variables.get("__hold_key_pressed"):
+                return
+            chan.variables["__hold_key_pressed"] = "1"
         if digits:
             self.ast.spawn(self._press_later(chan, digits, model.reaction.sample(rng)))
 

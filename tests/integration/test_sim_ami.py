@@ -313,3 +313,21 @@ async def test_panoramisk_manager_logs_in_and_gets_originate_response(
         assert [m.get("Event") or m.get("Response") for m in result] == ["Success", "OriginateResponse"]
     finally:
         manager.close()
+
+
+async def test_filter_action_includes_and_excludes(sim: tuple[SimAsterisk, AmiServer]) -> None:
+    """An include filter on Newchannel and an exclude on ;2 channels leave only ;1 Newchannel events."""
+    _, server = sim
+    client = await connect(server, events="call")
+    await client.send("Action: Filter", "ActionID: f1", "Operation: Add", "Filter: Event: Newchannel")
+    assert (await client.frame()).get("Message") == "Success"
+    await client.send(
+        "Action: Filter", "ActionID: f2", "Operation: Add", "Filter: ;2$",
+        "MatchCriteria: action(exclude),header(Channel),method(regex)",
+    )  # fmt: skip
+    assert (await client.frame()).get("Message") == "Success"
+    await client.send("Action: Originate", "ActionID: o", "Channel: Local/201@agents", "Application: Wait",
+                      "Data: 1", "Async: true")  # fmt: skip
+    frames = await client.until("OriginateResponse", limit=5)
+    events = [f for f in frames if f.kind not in ("Response:Success", "OriginateResponse")]
+    assert [(f.kind, f.get("Channel")[-2:]) for f in events] == [("Newchannel", ";1")]
