@@ -76,13 +76,14 @@ class PasswordHasher:
         # Made on first use: hashing costs real time, and many apps (tests) never need it.
         self._dummy_hash: str | None = None
         self._max_concurrent = max_concurrent
-        # Made lazily: a semaphore belongs to the loop it is first used on.
-        self._slots: asyncio.Semaphore | None = None
+        # Made per event loop: a semaphore belongs to the loop it first waits on.
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._max_concurrent)
-        return self._slots
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(self._max_concurrent))
+        return self._slots[1]
 
     def hash_sync(self, password: str) -> str:
         """The PHC string of ``password`` (blocking; for the CLI)."""

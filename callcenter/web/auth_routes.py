@@ -44,6 +44,7 @@ from callcenter.web.auth import (
     user_json,
 )
 from callcenter.web.auth_pages import render_account, render_login, static_file
+from callcenter.web.auth_passwords import MAX_PASSWORD_LENGTH
 from callcenter.web.csrf import CSRF_COOKIE, TRUSTED_ORIGINS, csrf_middleware
 from callcenter.web.errors import error_middleware, error_response
 from callcenter.web.keys import DB_POOL
@@ -161,6 +162,8 @@ async def _credentials(request: web.Request) -> tuple[str, str]:
         raise ValidationError("login is required", field="login")
     if not isinstance(password, str) or not password:
         raise ValidationError("password is required", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("that is not a password", field="password")
     return login.strip().lower(), password
 
 

@@ -274,3 +274,13 @@ async def test_background_purge_deletes_expired_sessions(db_pool: Any) -> None:
                 break
             await asyncio.sleep(0.02)
         assert await db_pool.fetchval("SELECT count(*) FROM user_sessions") == 0
+
+
+async def test_oversized_or_malformed_credentials_are_400(client: Client) -> None:
+    """A megabyte 'password', a non-object body or a missing field is refused before any hashing."""
+    huge = await client.post("/api/login", json={"login": "x", "password": "p" * 5000})
+    assert huge.status == 400 and (await huge.json())["details"] == {"field": "password"}
+    listed = await client.post("/api/login", json=["x", "y"])
+    assert listed.status == 400
+    no_login = await client.post("/api/login", json={"password": "whatever1"})
+    assert (await no_login.json())["details"] == {"field": "login"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from callcenter.errors import ValidationError
@@ -55,3 +57,15 @@ def test_new_password_rules() -> None:
     with pytest.raises(ValidationError):
         check_new_password("Olena.Koval", login="olena.koval")
     check_new_password("a decent passphrase", login="olena")
+
+
+def test_hashing_bounds_concurrency_and_survives_a_new_event_loop() -> None:
+    """Hashes queue behind the concurrency bound, and the hasher works again in a later event loop."""
+    hasher = PasswordHasher(FAST_TEST_PARAMETERS, max_concurrent=1)
+
+    async def many() -> list[str]:
+        return await asyncio.gather(*(hasher.hash(f"password {n}") for n in range(4)))
+
+    for _ in range(2):
+        hashes = asyncio.run(many())
+        assert len(set(hashes)) == 4
