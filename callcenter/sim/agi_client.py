@@ -388,7 +388,7 @@ class AgiSession:
 
 
 def _header(ast: SimAsterisk, chan: Channel, url: str, script: str, args: list[str]) -> str:
-    dnid = chan.variables.get("__dnid", "unknown")
+    dnid = str(chan.meta.get("dnid", "unknown"))
     lines = [("agi_network", "yes")]
     if script:
         lines.append(("agi_network_script", script))

@@ -250,12 +250,12 @@ async def _playback(ast: SimAsterisk, chan: Channel, data: str) -> int:
 
 async def _start_moh(ast: SimAsterisk, chan: Channel, data: str) -> int:
     ast.pbx.chan_event("MusicOnHoldStart", chan, ("Class", split_args(data)[0] or "default"))
-    chan.variables["__moh"] = "1"
+    chan.meta["moh"] = True
     return 0
 
 
 async def _stop_moh(ast: SimAsterisk, chan: Channel, data: str) -> int:
-    if chan.variables.pop("__moh", None):
+    if chan.meta.pop("moh", None):
         ast.pbx.chan_event("MusicOnHoldStop", chan)
     return 0
 
@@ -278,7 +278,7 @@ def start_mixmonitor(ast: SimAsterisk, chan: Channel, filename: str) -> None:
     ast.pbx.set_var(chan, "MIXMONITOR_FILENAME", filename)
     ast.pbx.chan_event("MixMonitorStart", chan)
     chan.mixmonitor = filename
-    chan.variables["__mixstart"] = str(ast.clock.now())
+    chan.meta["mixstart"] = ast.clock.now()
 
     async def until_hangup() -> None:
         await chan.hangup_requested.wait()
@@ -293,7 +293,7 @@ def stop_mixmonitor(ast: SimAsterisk, chan: Channel) -> bool:
     if chan.mixmonitor is None:
         return False
     target = recording_path(ast, Path(chan.mixmonitor))
-    started = float(chan.variables.pop("__mixstart", str(ast.clock.now())))
+    started = float(chan.meta.pop("mixstart", ast.clock.now()))
     chan.mixmonitor = None
     if target is not None:
         with contextlib.suppress(OSError):

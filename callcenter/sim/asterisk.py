@@ -327,7 +327,7 @@ class SimAsterisk:
             if not self.dialplan.exists(lcontext, lexten):
                 one.local_peer = two.local_peer = None
                 for chan in (two, one):
-                    chan.variables["__device_end"] = "INVALID"
+                    chan.meta["device_end"] = "INVALID"
                     pbx.hangup(chan, 0)
                 return failed
             for name, value in reversed(variables):

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from callcenter.sim.clock import SimClock
 
@@ -84,6 +86,8 @@ class Channel:
     accountcode: str = ""
     created: float = 0.0
     variables: dict[str, str] = field(default_factory=dict)
+    #: Simulator bookkeeping that is not a channel variable (queue join time, DNID, MOH on…).
+    meta: dict[str, Any] = field(default_factory=dict)
     application: str = ""
     appdata: str = ""
     bridge: Bridge | None = None
@@ -175,6 +179,8 @@ class Pbx:
         self.device_watchers: list[Callable[[str, str], None]] = []
         self._seq = itertools.count(1)
         self._uid = itertools.count(1)
+        # Seeded, so bridge ids repeat from run to run like everything else in the simulator.
+        self._rng = random.Random(0)
         self.booted_at = clock.now()
 
     # -- events -----------------------------------------------------------------------------
@@ -259,7 +265,7 @@ class Pbx:
         one = Channel(f"{base};1", uid1, link, context, exten, local_owner=True, device=device)
         two = Channel(f"{base};2", uid2, link, context, exten, state=4, device=device)
         one.local_peer, two.local_peer = two, one
-        one.variables["__optimize"] = "Yes" if optimize else "No"
+        one.meta["optimize"] = "Yes" if optimize else "No"
         self.add_channel(one)
         self.add_channel(two)
         return one, two
@@ -274,7 +280,7 @@ class Pbx:
                 *two.snapshot("LocalTwo"),
                 ("Context", two.context),
                 ("Exten", two.exten),
-                ("LocalOptimization", one.variables.pop("__optimize", "Yes")),
+                ("LocalOptimization", str(one.meta.pop("optimize", "Yes"))),
             ],
         )
 
@@ -340,7 +346,7 @@ class Pbx:
             ("Cause-txt", CAUSE_TEXT.get(chan.hangup_cause, "Unknown")),
         )
         if chan.tech == "Local":
-            self.device_state(chan.device, chan.variables.get("__device_end", "NOT_INUSE"))
+            self.device_state(chan.device, str(chan.meta.get("device_end", "NOT_INUSE")))
         elif chan.device:
             self.device_state(chan.device, "NOT_INUSE")
         chan.ended.set()
@@ -357,7 +363,7 @@ class Pbx:
 
     def new_bridge(self) -> Bridge:
         """BridgeCreate."""
-        bridge = Bridge(str(uuid.UUID(int=(next(self._uid) << 64) | 0x4000_8000_0000_0000)))
+        bridge = Bridge(str(uuid.UUID(int=self._rng.getrandbits(128), version=4)))
         self.emit("BridgeCreate", "call,all", bridge.fields())
         return bridge
 

@@ -130,9 +130,9 @@ class SimulatedPbx:
         digits = model.digits_for(prompt)
         if not prompt and digits:
             # A key pressed while on hold (the callback key) is pressed once, not at every slice.
-            if chan.variables.get("__hold_key_pressed"):
+            if chan.meta.get("hold_key_pressed"):
                 return
-            chan.variables["__hold_key_pressed"] = "1"
+            chan.meta["hold_key_pressed"] = True
         if digits:
             self.ast.spawn(self._press_later(chan, digits, model.reaction.sample(rng)))
 
@@ -161,7 +161,7 @@ class SimulatedPbx:
             cid_name=model.name,
             device=f"PJSIP/{trunk}",
         )
-        chan.variables["__dnid"] = model.did
+        chan.meta["dnid"] = model.did
         outcome = CallOutcome(uniqueid, model.number, self.clock.now())
         self.outcomes.append(outcome)
         self._callers[uniqueid] = model
@@ -175,7 +175,7 @@ class SimulatedPbx:
             self._callers.pop(uniqueid, None)
             self._bridged.pop(uniqueid, None)
             outcome.ended = self.clock.now()
-            outcome.variables = {k: v for k, v in chan.variables.items() if not k.startswith("__")}
+            outcome.variables = dict(chan.variables)
         return outcome
 
     async def _behave(

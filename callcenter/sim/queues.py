@@ -10,6 +10,7 @@ the AMI actions, with the ``Queue:<name>``, ``Queue:<name>_avail`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -225,9 +226,7 @@ class QueueModel:
                             ("CallerIDName", chan.cid_name or "unknown"),
                             ("ConnectedLineNum", chan.conn_num or "unknown"),
                             ("ConnectedLineName", chan.conn_name or "unknown"),
-                            ("Wait", str(int(now - chan.variables.get("__qjoin", now))))
-                            if False
-                            else ("Wait", str(int(now - float(chan.variables.get("__qjoin", str(now)))))),
+                            ("Wait", str(int(now - float(chan.meta.get("qjoin", now))))),
                             ("Priority", "0"),
                         ],
                     )
@@ -242,9 +241,7 @@ class QueueModel:
             if queue_filter and queue.name != queue_filter:
                 continue
             done = max(queue.completed, 1)
-            longest = max(
-                (now - float(c.variables.get("__qjoin", str(now))) for c in queue.callers), default=0
-            )
+            longest = max((now - float(c.meta.get("qjoin", now)) for c in queue.callers), default=0)
             items.append(
                 (
                     "QueueSummary",
@@ -292,7 +289,7 @@ class QueueModel:
         ):
             pbx.set_var(caller, name, "")
         joined = ast.clock.now()
-        caller.variables["__qjoin"] = str(joined)
+        caller.meta["qjoin"] = joined
         queue.callers.append(caller)
         if len(queue.callers) == 1:
             pbx.device_state(f"Queue:{queue.name}", "RINGING")
@@ -347,7 +344,9 @@ class QueueModel:
             if not await ast.wait(caller, queue.retry) and not caller.is_alive():
                 return self._abandon(queue, caller, waited(), leave, rang=False)
 
-    def _abandon(self, queue: Queue, caller: Channel, held: float, leave: object, rang: bool) -> int:
+    def _abandon(
+        self, queue: Queue, caller: Channel, held: float, leave: Callable[[], None], rang: bool
+    ) -> int:
         pbx = self.ast.pbx
         if not rang:
             pbx.chan_event("MusicOnHoldStop", caller)
@@ -372,15 +371,18 @@ class QueueModel:
             privilege="agent",
         )
         queue.abandoned += 1
-        assert callable(leave)
         leave()
         return -1
 
     async def _ring(
-        self, queue: Queue, caller: Channel, member: Member, waited: object, leave: object
+        self,
+        queue: Queue,
+        caller: Channel,
+        member: Member,
+        waited: Callable[[], float],
+        leave: Callable[[], None],
     ) -> int | None:
         ast, pbx = self.ast, self.ast.pbx
-        assert callable(waited) and callable(leave)
         leg = ast.new_leg(member.interface, caller, "queue")
         if leg is None:
             return None
