@@ -88,7 +88,10 @@ def configure_logging(*, json: bool, level: str = "info") -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    """A logger that tags its lines with ``logger=name``."""
-    # Bound lazily: configure_logging may run after modules made their loggers at import time.
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger().bind(logger=name)
+    """A logger that tags its lines with ``logger_name=name``."""
+    # A lazy proxy: modules make their loggers at import time, before configure_logging runs, and
+    # must still pick up its processors (the phone masking among them). Binding here would freeze
+    # the configuration of import time. The key is ``logger_name`` because ``get_logger``
+    # reserves ``logger`` for its own argument.
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(logger_name=name)
     return logger

@@ -48,7 +48,7 @@ def test_json_lines_carry_call_context_and_never_the_full_number(capsys: pytest.
         assert record["uniqueid"] == "1795486407.24" and record["appeal_id"] == 7
         assert record["caller"] == "38050***4567"
         assert "380501234567" not in line
-        assert record["logger"] == "test" and record["level"] == "info"
+        assert record["logger_name"] == "test" and record["level"] == "info"
     finally:
         structlog.reset_defaults()
 
@@ -62,6 +62,20 @@ def test_console_format_is_readable_text() -> None:
         get_logger("test").info("hello", phone="380501234567")
         text = buffer.getvalue()
         assert "hello" in text and "38050***4567" in text and not text.lstrip().startswith("{")
+    finally:
+        structlog.reset_defaults()
+
+
+def test_loggers_made_before_configuration_follow_it() -> None:
+    """A module-level logger (made at import, before configure_logging) still masks and renders JSON."""
+    early = get_logger("early")
+    buffer = io.StringIO()
+    configure_logging(json=True, level="info")
+    try:
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=buffer))
+        early.info("call", caller="380501234567")
+        record = json.loads(buffer.getvalue())
+        assert record["caller"] == "38050***4567"
     finally:
         structlog.reset_defaults()
 
