@@ -62,6 +62,8 @@ class FakeSession:
     keys: list[str | None] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     record_endpos: int = 96_000
+    #: The caller hangs up while this command runs (Asterisk answers it with result=-1).
+    hangup_during: str | None = None
     lines: list[str] = field(default_factory=list)
     hung_up: bool = False
 
@@ -69,6 +71,9 @@ class FakeSession:
         if self.hung_up and media:
             raise ChannelHungUp(f"{line.split(' ', 1)[0]}: channel is dead (511)")
         self.lines.append(line)
+        if media and self.hangup_during is not None and line.startswith(self.hangup_during):
+            self.hung_up = True
+            raise ChannelHungUp(f"{line.split(' ', 1)[0]}: result=-1 (hang-up)")
 
     def _key(self) -> str | None:
         if not self.keys:

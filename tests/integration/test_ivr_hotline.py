@@ -59,9 +59,13 @@ async def call(
     queue_results: list[str] | None = None,
     lookups: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
     dialstatus: str = "ANSWER",
+    hangup_during: str | None = None,
 ) -> tuple[FakeSession, Backend, Outcome]:
     session = FakeSession(
-        env=environment("hotline", callerid), keys=list(keys), variables={"DIALSTATUS": dialstatus}
+        env=environment("hotline", callerid),
+        keys=list(keys),
+        variables={"DIALSTATUS": dialstatus},
+        hangup_during=hangup_during,
     )
     backend = Backend(flow, lookups=lookups or {}, queue_results=list(queue_results or []))
     env = FlowEnvironment(schedules or acd().schedules)
@@ -87,6 +91,15 @@ def test_shipped_flows_validate_against_the_shipped_queue_configuration() -> Non
     assert validate_files(sorted((REPO_ROOT / "ivr_flows").glob("*.yaml")), context()) == []
 
 
+async def test_hangup_during_the_notice_leaves_the_notice_unconfirmed(hotline: Flow) -> None:
+    """A caller who hangs up while the personal-data notice plays ends the flow without notice_played."""
+    session, backend, outcome = await call(hotline, [], hangup_during="STREAM FILE tts/uk/notice_uk")
+    assert session.lines[-1] == "SET VARIABLE CC_IVR_RESULT caller_hangup"
+    assert outcome.reason == "caller_hangup" and outcome.path.nodes == ["notice"]
+    assert "notice_played" not in outcome.path.variables
+    assert backend.outcomes == [outcome]
+
+
 async def test_branch_1_registers_an_appeal_through_the_topic_menu_and_the_queue(hotline: Flow) -> None:
     """1 → topic 1 (social protection) → the social queue with the social skill; answered ends the call."""
     session, backend, outcome = await call(hotline, ["1", "1", "1"], queue_results=["answered"])
@@ -107,6 +120,7 @@ async def test_branch_1_registers_an_appeal_through_the_topic_menu_and_the_queue
     )
     assert outcome.path.nodes == [
         "notice",
+        "notice_played",
         "choose_language",
         "notice_translation",
         "check_hours",
@@ -116,6 +130,7 @@ async def test_branch_1_registers_an_appeal_through_the_topic_menu_and_the_queue
         "register_queue",
     ]
     assert outcome.path.digits == ["1", "1", "1"]
+    assert outcome.path.variables["notice_played"] == "1"
 
 
 @pytest.mark.parametrize(
