@@ -185,13 +185,14 @@ class _AgiConnection(asyncio.Protocol):
 
     def request(self, data: bytes) -> asyncio.Future[AgiReply]:
         """Write one command line; the future resolves with its reply (see ``CommandChannel``)."""
-        if self.closed or self._transport is None:
+        transport = self._transport
+        if self.closed or transport is None or transport.is_closing():
             raise ChannelHungUp("the FastAGI connection is closed")
         if self._waiter is not None:
             raise AgiError("a FastAGI command is already running on this call (AGI cannot pipeline)")
         waiter: asyncio.Future[AgiReply] = self.loop.create_future()
         self._waiter = waiter
-        self._transport.write(data)
+        transport.write(data)
         return waiter
 
     def start_header_timer(self, timeout_s: float) -> None:

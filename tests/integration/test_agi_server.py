@@ -210,6 +210,33 @@ async def test_garbage_on_one_call_does_not_touch_another(server: FastAgiServer)
     assert [e for e in logs if "exc_info" in e] == []
 
 
+async def test_garbage_between_commands_ends_the_call_for_the_flow(server: FastAgiServer) -> None:
+    """Garbage while the flow is busy elsewhere closes the call; the flow's next command raises ChannelHungUp."""
+    busy = asyncio.Event()
+    proceed = asyncio.Event()
+    raised: list[str] = []
+
+    async def route(session: AgiSession) -> None:
+        busy.set()
+        await proceed.wait()  # e.g. a database call
+        try:
+            await session.answer()
+        except ChannelHungUp as exc:
+            raised.append(type(exc).__name__)
+            raise
+
+    server.add_route("hotline", route)
+    pbx = await FakePbx.connect(server.bound_port, header())
+    await busy.wait()
+    pbx.writer.write(b"this is not AGI\n")
+    assert await pbx.rest() == b"FAILURE\n"
+    proceed.set()
+    await asyncio.sleep(0.05)
+    assert raised == ["ChannelHungUp"]
+    assert server.stats.protocol_errors == 1
+    assert server.stats.sessions_hung_up == 1
+
+
 async def test_peer_closing_mid_command_is_a_hang_up_without_traceback(server: FastAgiServer) -> None:
     """EOF while a command waits raises ChannelHungUp in the flow; the session ends as hung_up."""
     raised: list[bool] = []
