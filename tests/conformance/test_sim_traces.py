@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +12,10 @@ from callcenter.sim.clock import SimClock
 from callcenter.sim.compare import compare_agi, compare_streams, parse_frames
 from callcenter.sim.dialplan import Dialplan
 from callcenter.sim.replay import ScriptedAgiServer, load_trace, received, replay_ami
+from tests.conformance.traces import AGI_SCENARIOS, AMI_SCENARIOS, TRACES_DIR, ami_received_bytes
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TRACES = REPO_ROOT.parent / "shared" / "asterisk-traces"
-SCENARIOS = ["ivr_dial", "caller_hangup", "agi_unreachable", "queue_answered", "queue_abandoned", "actions"]
+TRACES = TRACES_DIR
+SCENARIOS = list(AMI_SCENARIOS)
 SCALE = 10.0
 
 
@@ -48,7 +47,7 @@ async def _run(scenario: str) -> tuple[bytes, list[str], ScriptedAgiServer | Non
         await ast.stop()
         if agi is not None:
             await agi.stop()
-    return got, compare_streams(received(records), got), agi
+    return got, compare_streams(ami_received_bytes(scenario), got), agi
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -60,7 +59,7 @@ async def test_ami_stream_matches_trace(scenario: str) -> None:
     assert diffs == [], "\n".join(diffs)
 
 
-@pytest.mark.parametrize("scenario", ["ivr_dial", "caller_hangup"])
+@pytest.mark.parametrize("scenario", AGI_SCENARIOS)
 async def test_agi_session_matches_trace(scenario: str) -> None:
     """The FastAGI side (header order, replies, HANGUP, 511, 520 block) matches the trace."""
     _, _, agi = await _run(scenario)
@@ -73,7 +72,7 @@ async def test_agi_session_matches_trace(scenario: str) -> None:
 def test_compare_finds_no_difference_between_a_trace_and_itself() -> None:
     """Every trace compared with itself gives no difference."""
     for scenario in SCENARIOS:
-        text = received(load_trace(TRACES / scenario / "ami.jsonl"))
+        text = ami_received_bytes(scenario)
         assert compare_streams(text, text) == []
 
 
