@@ -403,8 +403,7 @@ class FlowRun:
         if got.status in node.on:
             return node.on[got.status].node
         if got.status == "answered":
-            yield Hangup("answered")
-            return self._finish("answered", hung_up=True)
+            return (yield from self._end("answered", "answered"))
         assert node.fallback is not None
         return node.fallback.node
 
@@ -414,8 +413,7 @@ class FlowRun:
         self.path.transfers.append({"number": node.number, "status": got.status})
         step.result = got.status
         if got.status == "ANSWER":
-            yield Hangup("transferred")
-            return self._finish("transferred", hung_up=True)
+            return (yield from self._end("transferred", "transferred"))
         assert node.failed is not None
         return node.failed.node
 
@@ -431,8 +429,14 @@ class FlowRun:
         return target, start
 
     def _hangup(self, node: HangupNode, step: PathStep) -> Steps:
-        yield Hangup(node.reason)
-        return self._finish("hangup", hung_up=True, detail=node.reason)
+        return (yield from self._end("hangup", node.reason))
+
+    def _end(self, reason: str, detail: str) -> Generator[Command, Result, Outcome]:
+        """Decide the outcome first, then hang up: if the caller is already gone (HANGUP then
+        fails with a hang-up), ``caller_hung_up`` keeps this outcome rather than replacing it."""
+        outcome = self._finish(reason, hung_up=True, detail=detail)
+        yield Hangup(detail)
+        return outcome
 
 
 def _expect(result: Result, kind: type[_R]) -> _R:

@@ -405,6 +405,16 @@ async def test_queue_hand_off_gets_the_call_context() -> None:
     assert outcome.reason == "answered"
 
 
+async def test_an_answered_call_stays_answered_when_the_caller_hung_up_first() -> None:
+    """After an agent conversation the caller is often gone: a failing HANGUP keeps the outcome answered."""
+    flow = make_flow("a:\n  type: queue\n  queue: general\n  fallback: z\nz:\n  type: hangup\n")
+    backend = Backend(flow, queue_results=["answered"])
+    session = FakeSession(hangup_during="HANGUP")
+    outcome = await run(flow, session, backend)
+    assert (outcome.reason, outcome.path.end) == ("answered", "answered")
+    assert session.lines[-2:] == ["HANGUP", "SET VARIABLE CC_IVR_RESULT answered"]
+
+
 async def test_caller_hangup_keeps_the_partial_path_and_reports_it() -> None:
     """When the caller hangs up mid-menu, the outcome has the path so far and the result is still set."""
     flow = make_flow(
