@@ -85,7 +85,10 @@ async def run_scenario(
     with capture_logs() as logs:
         mismatches, tail = await replay_trace(server.bound_port, scenario, after)
         await asyncio.wait_for(done.wait(), 5)
-        await asyncio.sleep(0.05)  # let the session task log its end
+        for _ in range(1000):  # the session task logs its end just after the handler returns
+            if any(e["event"] == "agi_session_end" for e in logs):
+                break
+            await asyncio.sleep(0.005)
     return results, mismatches, tail, logs
 
 

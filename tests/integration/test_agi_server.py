@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -19,6 +19,15 @@ def header(script: str = "hotline", callerid: str = "380501234567") -> bytes:
         f"agi_network: yes\nagi_network_script: {script}\nagi_request: agi://127.0.0.1/{script}\n"
         f"agi_channel: PJSIP/trunk-00000001\nagi_uniqueid: 1795486407.24\nagi_callerid: {callerid}\n\n"
     ).encode()
+
+
+async def eventually(check: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Wait until ``check()`` holds (the server works in the same loop, a few iterations away)."""
+    for _ in range(int(timeout_s / 0.005)):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached in time")
 
 
 class FakePbx:
@@ -143,7 +152,7 @@ async def test_max_sessions_refuses_with_failure_and_counts(server: FastAgiServe
 
     server.add_route("hotline", route)
     held = [await FakePbx.connect(server.bound_port, header()) for _ in range(3)]
-    await asyncio.sleep(0.05)
+    await eventually(lambda: server.stats.sessions_started == 3)
     extra = await FakePbx.connect(server.bound_port, header())
     assert await extra.rest() == b"FAILURE\n"
     assert server.stats.rejected_busy == 1
@@ -231,7 +240,7 @@ async def test_garbage_between_commands_ends_the_call_for_the_flow(server: FastA
     pbx.writer.write(b"this is not AGI\n")
     assert await pbx.rest() == b"FAILURE\n"
     proceed.set()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: server.stats.sessions_hung_up == 1)
     assert raised == ["ChannelHungUp"]
     assert server.stats.protocol_errors == 1
     assert server.stats.sessions_hung_up == 1
@@ -253,7 +262,7 @@ async def test_peer_closing_mid_command_is_a_hang_up_without_traceback(server: F
         pbx = await FakePbx.connect(server.bound_port, header())
         assert (await pbx.reader.readline()) == b"WAIT FOR DIGIT -1\n"
         pbx.writer.close()
-        await asyncio.sleep(0.1)
+        await eventually(lambda: server.stats.sessions_hung_up == 1)
     assert raised == [True]
     assert server.stats.sessions_hung_up == 1
     assert [e for e in logs if "exc_info" in e] == []
