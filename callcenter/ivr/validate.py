@@ -78,10 +78,19 @@ class _Checker:
     def error(self, loc: Loc, message: str) -> None:
         self.errors.append(FlowError(self.flow.filename, loc.line, loc.column, message))
 
+    def self_goto(self, node: Node) -> str | None:
+        """The node a goto into this same flow continues at (it does not leave the flow)."""
+        if isinstance(node, GotoNode) and node.flow == self.flow.name:
+            return node.node or self.flow.start
+        return None
+
     def edges(self, node: Node) -> Iterator[str]:
         for target in node.targets():
             if target.node in self.flow.nodes:
                 yield target.node
+        inner = self.self_goto(node)
+        if inner is not None and inner in self.flow.nodes:
+            yield inner
 
     def run(self) -> list[FlowError]:
         flow = self.flow
@@ -146,7 +155,8 @@ class _Checker:
         can_exit = {
             nid
             for nid, node in self.flow.nodes.items()
-            if node.exits or any(t.node not in self.flow.nodes for t in node.targets())
+            if (node.exits and self.self_goto(node) is None)
+            or any(t.node not in self.flow.nodes for t in node.targets())
         }
         stack = list(can_exit)
         while stack:

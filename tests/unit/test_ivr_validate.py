@@ -340,3 +340,12 @@ def test_all_graph_errors_are_reported_together() -> None:
     assert any("skips digit 2" in m for m in messages)
     assert any("`orphan` can never be reached" in m for m in messages)
     assert any("queue `nosuch` does not exist" in m for m in messages)
+
+
+def test_goto_within_the_same_flow_is_an_edge_of_the_graph() -> None:
+    """A goto to a node of its own flow makes that node reachable, and can close a loop."""
+    reached = flow_text("a:\n  type: goto\n  flow: f\n  node: b\nb:\n  type: hangup\n")
+    assert errors_of(reached) == []
+    looping = flow_text("a:\n  type: play\n  prompt: hi\n  next: b\nb:\n  type: goto\n  flow: f\n")
+    messages = [e.message for e in errors_of(looping)]
+    assert any(m.startswith("loop never waits for the caller: a → b → a") for m in messages)
