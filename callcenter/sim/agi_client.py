@@ -166,14 +166,19 @@ class AgiSession:
         try:
             while True:
                 await self.maybe_hangup()
-                waiters: set[asyncio.Future[Any]] = {line_task}
+                # A Redirect (async goto) ends the AGI session; the dialplan goes on elsewhere.
+                kick: asyncio.Future[Any] = asyncio.ensure_future(self.chan.kick.wait())
+                waiters: set[asyncio.Future[Any]] = {line_task, kick}
                 hang: asyncio.Future[Any] | None = None
                 if not self.hangup_sent:
                     hang = asyncio.ensure_future(self.chan.hangup_requested.wait())
                     waiters.add(hang)
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                kick.cancel()
                 if hang is not None:
                     hang.cancel()
+                if self.chan.kick.is_set() and not line_task.done():
+                    return None
                 if line_task.done():
                     data = line_task.result()
                     if not data:

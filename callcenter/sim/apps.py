@@ -83,7 +83,7 @@ async def wait_digit(
     loop = asyncio.get_running_loop()
     deadline = None if seconds is None else loop.time() + ast.clock.real(seconds)
     while True:
-        if not chan.is_alive():
+        if not chan.is_alive() or chan.kick.is_set():
             return None
         while not chan.dtmf.empty():
             digit = chan.dtmf.get_nowait()
@@ -94,8 +94,12 @@ async def wait_digit(
             return ""
         getter = asyncio.ensure_future(chan.dtmf.get())
         stop = asyncio.ensure_future(chan.hangup_requested.wait())
-        done, _ = await asyncio.wait({getter, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        kick = asyncio.ensure_future(chan.kick.wait())
+        done, _ = await asyncio.wait(
+            {getter, stop, kick}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+        )
         stop.cancel()
+        kick.cancel()
         if getter in done:
             digit = getter.result()
             if accept is None or digit in accept:

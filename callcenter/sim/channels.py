@@ -291,7 +291,7 @@ class Pbx:
         chan.state = state
         self.chan_event("Newstate", chan)
         if state == UP:
-            if chan.tech == "Local":
+            if chan.device:
                 self.device_state(chan.device, "INUSE")
             chan.answered.set()
             peer = chan.local_peer

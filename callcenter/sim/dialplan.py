@@ -22,12 +22,16 @@ DEFAULT_DIALPLAN = """
 [from-pstn]
 exten => _X.,1,NoOp(hotline call)
  same => n,Set(CHANNEL(language)=uk)
- same => n,AGI(agi://127.0.0.1:4573/inbound)
+ same => n,AGI(agi://127.0.0.1:4573/hotline)
  same => n,NoOp(AGISTATUS=${AGISTATUS})
  same => n,GotoIf($["${AGISTATUS}" = "SUCCESS"]?done)
  same => n,Answer()
  same => n,Queue(survival,,,,60)
  same => n(done),Hangup()
+[callback]
+; an Originate to the agent's phone continues here to ring the citizen back on the trunk
+exten => _X.,1,Dial(PJSIP/${EXTEN}@trunk,60)
+ same => n,Hangup()
 """
 
 

@@ -99,7 +99,6 @@ class AgentPhone:
         if no_answer or not await ast.wait(chan, delay):
             return
         pbx.set_state(chan, UP)
-        pbx.device_state(chan.device, "INUSE")
         self.calls_answered += 1
         self.in_call = True
         try:
