@@ -44,10 +44,28 @@ _USAGE = {
     "GET DATA": "Stream the given <replaceable>file</replaceable>, and receive DTMF data.\n"
     "Returns the digits received from the channel at the other end.",
     "STREAM FILE": "Send the given file, allowing playback to be interrupted by the given digits, if any.",
+    "CONTROL STREAM FILE": "Send the given file, allowing playback to be controlled by the given digits, if any.",
+    "GET OPTION": "Behaves similar to STREAM FILE but used with a timeout option.",
     "WAIT FOR DIGIT": "Waits up to <replaceable>timeout</replaceable> milliseconds for channel to receive a DTMF digit.",
+    "SAY NUMBER": "Say a given number, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY DIGITS": "Say a given digit string, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY ALPHA": "Say a given character string, returning early if any of the given DTMF digits are received on the channel.",
     "SET VARIABLE": "Sets a variable to the current channel.",
     "GET VARIABLE": "Returns <literal>0</literal> if <replaceable>variablename</replaceable> is not set.",
+    "GET FULL VARIABLE": "Evaluates the given <replaceable>expression</replaceable> against the channel specified.",
+    "EXEC": "Executes <replaceable>application</replaceable> with given <replaceable>options</replaceable>.",
     "RECORD FILE": "Record to a file until a given dtmf digit in the sequence is received.",
+    "SET CONTEXT": "Sets the context for continuation upon exiting the application.",
+    "SET EXTENSION": "Changes the extension for continuation upon exiting the application.",
+    "SET PRIORITY": "Changes the priority for continuation upon exiting the application.",
+    "SET MUSIC": "Enables/Disables the music on hold generator.",
+    "SET CALLERID": "Changes the callerid of the current channel.",
+    "DATABASE GET": "Retrieves an entry in the Asterisk database for a given <replaceable>family</replaceable> and "
+    "<replaceable>key</replaceable>.",
+    "DATABASE PUT": "Adds or updates an entry in the Asterisk database for a given <replaceable>family</replaceable>, "
+    "<replaceable>key</replaceable>, and <replaceable>value</replaceable>.",
+    "DATABASE DEL": "Deletes an entry in the Asterisk database for a given <replaceable>family</replaceable> and "
+    "<replaceable>key</replaceable>.",
 }
 _COMMANDS = (
     "ANSWER",

@@ -331,3 +331,15 @@ async def test_filter_action_includes_and_excludes(sim: tuple[SimAsterisk, AmiSe
     frames = await client.until("OriginateResponse", limit=5)
     events = [f for f in frames if f.kind not in ("Response:Success", "OriginateResponse")]
     assert [(f.kind, f.get("Channel")[-2:]) for f in events] == [("Newchannel", ";1")]
+
+
+async def test_server_restarts_on_the_same_port(sim: tuple[SimAsterisk, AmiServer]) -> None:
+    """After stop() the server can start again on its port, and a new client logs in."""
+    _, server = sim
+    port = server.port
+    await server.stop()
+    await server.start()
+    assert server.port == port
+    client = await connect(server, events="off")
+    await client.send("Action: Ping", "ActionID: again")
+    assert (await client.frame()).get("Ping") == "Pong"
