@@ -6,9 +6,15 @@ asyncio streams ~33 µs; target <= 20 µs (2x panoramisk).
 
 Each server variant runs in its own process and measures its own CPU time
 (``resource.getrusage(RUSAGE_SELF)``, user + system) between "start" and "stop" marks sent by the
-orchestrator; a separate client process plays Asterisk for all sessions (replying
-``200 result=1 (value)`` to each ``GET VARIABLE``) and measures wall time. The three variants do the
-same work per round trip: write the command, read one reply line, parse it into a value.
+orchestrator; a separate client process (a bare epoll loop, cheaper than any server variant)
+plays Asterisk for all sessions, replying ``200 result=1 (value)`` to each ``GET VARIABLE``, and
+measures wall time. The three variants do the same work per round trip: write the command, read
+one reply line, parse it into a value.
+
+What separates them, found with cProfile on this benchmark: stock asyncio transports read with
+``sock.recv(256 KiB)``, a fresh 256 KiB allocation per read that costs ~10 µs when the server is
+busy; our server reads into one shared buffer (``BufferedProtocol``), then parses the common
+one-line ``200`` reply on a short path.
 
     .venv/bin/python bench/bench_fastagi.py [--sessions 50] [--commands 1000] [--rounds 3]
 

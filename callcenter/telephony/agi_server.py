@@ -4,8 +4,8 @@ Why not a library: panoramisk's ``fast_agi.Application`` reads the header with a
 forever on EOF, routes only on an exact ``agi_network_script`` (a ``?query`` breaks it), reads one
 line of a 520 block and hands a stray ``HANGUP`` line to the next command, after which every reply
 is off by one (PROTOCOL.md B6). pyst2's ``fastagi`` is Python 2 and blocking (B5). So the backend
-has its own server: an ``asyncio.Protocol`` (no stream reader in between, which is also the fast
-path the benchmark measures) around the sans-I/O ``AgiStreamParser``.
+has its own server: an ``asyncio.BufferedProtocol`` (no stream reader in between, and no fresh
+receive buffer per read: see ``_AgiConnection``) around the sans-I/O ``AgiStreamParser``.
 
 One connection is one call. The connection reads the header, then starts a task that runs the
 route handler with an ``AgiSession``; the handler's commands go out one at a time (AGI has no
