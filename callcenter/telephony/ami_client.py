@@ -39,7 +39,7 @@ from callcenter.logs import get_logger
 
 from .ami_actions import AmiResponse, HeaderValue, PendingAction, new_action_id, render_action
 from .ami_commands import AmiCommands, typed_items
-from .ami_errors import AmiAuthError, AmiConnectionLost, AmiError, AmiNotConnected, AmiTimeout
+from .ami_errors import AmiAuthError, AmiConnectionLost, AmiError, AmiNotConnected, AmiTimeout, redact
 from .ami_frames import AmiFramer, Frame, FrameError
 from .events import (
     AmiConnected,
@@ -51,12 +51,14 @@ from .events import (
     DeviceStateChange,
     MalformedEvent,
     QueuesResync,
+    Shutdown,
     translate,
 )
 
 __all__ = ["AmiClient", "AmiSettings", "AmiSubscription"]
 
 log = get_logger(__name__)
+
 
 EventListener = Callable[[AmiEvent], object]  # the return value is ignored
 
@@ -142,7 +144,7 @@ class _Protocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         for item in self.framer.feed(data):
             if isinstance(item, FrameError):
-                log.warning("ami_bad_frame", reason=item.reason, raw=item.raw[:120])
+                log.warning("ami_bad_frame", reason=redact(item.reason), raw=redact(item.raw[:120]))
                 continue
             self._handle(item)
         if not self.greeting.done() and (self.framer.version is not None or self.framer.buffered > 4096):
@@ -166,9 +168,15 @@ class _Protocol(asyncio.Protocol):
         try:
             event = translate(frame)
         except MalformedEvent as exc:
-            log.warning("ami_malformed_event", error=str(exc))
+            log.warning("ami_malformed_event", error=redact(str(exc)))
             return
         self.client._dispatch(event)
+        if isinstance(event, Shutdown):
+            # Asterisk is going away and closes every session; reconnect (with backoff) now
+            # rather than wait for the socket to close or a ping to go unanswered.
+            if not self.closed.done():
+                self.closed.set_result(f"Asterisk shutdown ({event.shutdown or 'unknown'})")
+            self.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f"connection lost: {exc}" if exc else "connection closed by Asterisk"

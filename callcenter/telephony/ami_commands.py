@@ -13,7 +13,7 @@ from typing import TypeVar
 from callcenter.logs import get_logger
 
 from .ami_actions import AmiResponse, HeaderValue
-from .ami_errors import AmiActionError
+from .ami_errors import AmiActionError, redact
 from .ami_frames import Frame
 from .events import AmiEvent, CoreShowChannel, DeviceStateChange, MalformedEvent, OriginateResponse, translate
 
@@ -31,7 +31,8 @@ def typed_items(frames: tuple[Frame, ...], kind: type[_T]) -> list[_T]:
         try:
             event = translate(frame)
         except MalformedEvent as exc:
-            log.warning("ami_malformed_list_item", error=str(exc))
+            # The message may quote a header value: mask phone-like digits (personal data).
+            log.warning("ami_malformed_list_item", error=redact(str(exc)))
             continue
         if isinstance(event, kind):
             out.append(event)

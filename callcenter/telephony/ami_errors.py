@@ -10,15 +10,33 @@
           └── AmiNotConnected       no logged-in connection to send on (client closed)
 
 ``MalformedEvent`` (a known event with a missing or bad field) lives in ``events.py``.
+``redact`` masks phone numbers in problem reports (bad frames quote raw header values).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 from callcenter.errors import TelephonyError
+from callcenter.logs import mask_phone
 
-__all__ = ["AmiActionError", "AmiAuthError", "AmiConnectionLost", "AmiError", "AmiNotConnected", "AmiTimeout"]
+__all__ = [
+    "AmiActionError",
+    "AmiAuthError",
+    "AmiConnectionLost",
+    "AmiError",
+    "AmiNotConnected",
+    "AmiTimeout",
+    "redact",
+]
+
+_PHONE_LIKE = re.compile(r"\+?\d{7,}")
+
+
+def redact(text: str) -> str:
+    """Mask every phone-like digit run (7+ digits) in text headed for a log: personal data."""
+    return _PHONE_LIKE.sub(lambda m: mask_phone(m.group()), text)
 
 
 class AmiError(TelephonyError):

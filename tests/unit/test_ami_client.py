@@ -8,6 +8,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import structlog
 
 from callcenter.errors import TelephonyError
 from callcenter.telephony.ami_client import AmiClient, AmiSettings
@@ -414,3 +415,38 @@ def test_backoff_is_capped_and_jittered() -> None:
         delay = settings.backoff(attempt, rng)
         assert nominal / 2 <= delay <= nominal
     assert len({round(settings.backoff(10, rng), 6) for _ in range(10)}) > 1
+
+
+SHUTDOWN_EVENT = "Event: Shutdown\r\nPrivilege: system,all\r\nShutdown: Cleanly\r\nRestart: True\r\n\r\n"
+
+
+async def test_shutdown_event_reconnects(
+    asterisk: FakeAsterisk, make_client: Callable[..., AmiClient]
+) -> None:
+    """A Shutdown event ends the session at once (no waiting for a ping) and the client comes back."""
+    client = make_client(ping_interval=30.0)
+    seen: list[AmiEvent] = []
+    client.add_listener(seen.append)
+    await client.start()
+    await client.wait_ready(2.0)
+    asterisk.push(SHUTDOWN_EVENT)
+    await _until(lambda: sum(isinstance(e, AmiConnected) for e in seen) >= 2)
+    reason = next(e.reason for e in seen if isinstance(e, AmiDisconnected))
+    assert "shutdown" in reason.lower()
+
+
+async def test_bad_frame_log_masks_phone_numbers(
+    asterisk: FakeAsterisk, make_client: Callable[..., AmiClient]
+) -> None:
+    """A malformed frame is logged without the caller's full number, and later events still arrive."""
+    client = make_client()
+    seen: list[AmiEvent] = []
+    client.add_listener(seen.append)
+    await client.start()
+    await client.wait_ready(2.0)
+    with structlog.testing.capture_logs() as logs:
+        asterisk.push("Event: Newchannel\r\nCallerIDNum: 380501234567\r\nbroken line\r\n\r\n" + HANGUP_EVENT)
+        await _until(lambda: any(isinstance(e, Hangup) for e in seen))
+    bad = [entry for entry in logs if entry["event"] == "ami_bad_frame"]
+    assert bad, logs
+    assert "380501234567" not in repr(bad) and "38050***4567" in repr(bad)
