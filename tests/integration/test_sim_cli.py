@@ -27,24 +27,8 @@ def test_compare_subcommand_exit_status(tmp_path: Path, capsys: pytest.CaptureFi
 def test_run_subcommand_places_calls_into_the_survival_queue(capsys: pytest.CaptureFixture[str]) -> None:
     """With no backend listening, ``run`` sends its calls to the survival queue and agents answer."""
 
-    def run() -> int:
-        return main(
-            [
-                "run",
-                "--ami-port",
-                "0",
-                "--agi-port",
-                "1",
-                "--scale",
-                "500",
-                "--duration",
-                "900",
-                "--rate",
-                "120",
-            ]
-        )
-
-    assert asyncio.run(asyncio.to_thread(run)) == 0
+    args = "run --ami-port 0 --agi-port 1 --scale 500 --duration 900 --rate 120".split()
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "simulated Asterisk: AMI on 127.0.0.1:" in out
     calls = int(out.strip().splitlines()[-1].split()[0])
