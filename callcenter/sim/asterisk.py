@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callcenter.logs import get_logger
 from callcenter.sim.channels import UP, Channel, Pbx
 from callcenter.sim.clock import SimClock
 from callcenter.sim.dialplan import DEFAULT_DIALPLAN, Dialplan
 from callcenter.sim.models import AgentPhone
 from callcenter.sim.queues import QueueModel
 
-__all__ = ["SOUNDS", "Leg", "OriginateResult", "SimAsterisk"]
+__all__ = ["SOUNDS", "AgiTarget", "Leg", "OriginateResult", "SimAsterisk"]
+
+_log = get_logger(__name__)
 
 #: Prompt lengths in seconds of the sound files the simulated PBX "has"; others are missing.
 SOUNDS: dict[str, float] = {
@@ -117,8 +120,14 @@ class SimAsterisk:
         """Run ``coro`` in the background and keep a reference until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        # A bug in a channel task must show up in the logs, not vanish with the task.
+        if not task.cancelled() and task.exception() is not None:
+            _log.error("simulated channel task failed", exc_info=task.exception())
 
     async def stop(self) -> None:
         """Cancel every running channel task."""
