@@ -10,11 +10,15 @@ from hypothesis import strategies as st
 
 from callcenter.telephony.ami_frames import AmiFramer, Frame, FrameError
 from callcenter.telephony.events import (
+    AgentRingNoAnswer,
     AmiEvent,
     ChannelSnapshot,
+    DialState,
     Hangup,
+    ListComplete,
     MalformedEvent,
     Newchannel,
+    Shutdown,
     UnknownEvent,
     VarSet,
     translate,
@@ -139,3 +143,26 @@ def test_snapshot_prefix_reads_dest_fields() -> None:
     dial = next(f for f in _event_frames("queue_answered") if f.event == "DialEnd" and "Channel" in f)
     dest = ChannelSnapshot.from_frame(dial, "Dest")
     assert dest.uniqueid == dial["DestUniqueid"] and dest.channel == dial["DestChannel"]
+
+
+def _renamed(event_name: str, source: str, **extra: str) -> Frame:
+    """A recorded frame of event ``source`` re-labelled as ``event_name`` with extra headers."""
+    frame = next(f for f in _event_frames("queue_answered") if f.event == source and "Channel" in f)
+    return Frame({**frame, "Event": event_name, **extra})
+
+
+def test_dial_state_and_ring_no_answer() -> None:
+    """DialState (absent from the traces) and AgentRingNoAnswer read their own fields."""
+    state = translate(_renamed("DialState", "DialEnd", DialStatus="RINGING"))
+    assert isinstance(state, DialState) and state.dial_status == "RINGING" and state.forward is None
+    rna = translate(_renamed("AgentRingNoAnswer", "AgentCalled", RingTime="15000"))
+    assert isinstance(rna, AgentRingNoAnswer) and rna.ring_time_ms == 15000
+    assert rna.dest is not None and rna.queue == "survival"
+
+
+def test_shutdown_and_list_complete() -> None:
+    """Shutdown reads its restart flag; any ...Complete list end becomes ListComplete."""
+    shutdown = translate(Frame({"Event": "Shutdown", "Shutdown": "Cleanly", "Restart": "True"}))
+    assert isinstance(shutdown, Shutdown) and shutdown.restart and shutdown.shutdown == "Cleanly"
+    done = translate(Frame({"Event": "DeviceStateListComplete", "EventList": "Complete", "ListItems": "3"}))
+    assert isinstance(done, ListComplete) and done.list_items == 3
