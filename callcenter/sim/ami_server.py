@@ -105,6 +105,11 @@ class AmiSession:
             self.writer.write(data)
         except (ConnectionError, RuntimeError):
             self.closed = True
+            return
+        # Asterisk drops a client that does not keep up (writetimeout); a bounded buffer does the same.
+        if self.writer.transport.get_write_buffer_size() > self.server.max_backlog:
+            _log.warning("ami client too slow, disconnecting", session=self.session_id)
+            self.close()
 
     def send(self, fields: list[tuple[str, str]]) -> None:
         """Write one message."""
@@ -180,7 +185,14 @@ class AmiSession:
         self.write(GREETING)
         try:
             while not self.closed:
-                message = await self.read_message()
+                if self.user is None:
+                    # authtimeout: a client that does not log in in time is dropped.
+                    try:
+                        message = await asyncio.wait_for(self.read_message(), self.server.auth_timeout)
+                    except TimeoutError:
+                        break
+                else:
+                    message = await self.read_message()
                 if message is None:
                     break
                 self.busy = True
@@ -221,6 +233,10 @@ class AmiServer:
     host: str = "127.0.0.1"
     port: int = 0
     sessions: set[AmiSession] = field(default_factory=set)
+    #: Real seconds an unauthenticated client may stay (Asterisk's authtimeout).
+    auth_timeout: float = 30.0
+    #: Bytes of unsent output after which a slow client is disconnected.
+    max_backlog: int = 4 * 1024 * 1024
     stalled_until: float = 0.0
     stall_buffer: list[tuple[AmiSession, bytes]] = field(default_factory=list)
     _server: asyncio.base_events.Server | None = None

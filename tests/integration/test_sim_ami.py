@@ -343,3 +343,11 @@ async def test_server_restarts_on_the_same_port(sim: tuple[SimAsterisk, AmiServe
     client = await connect(server, events="off")
     await client.send("Action: Ping", "ActionID: again")
     assert (await client.frame()).get("Ping") == "Pong"
+
+
+async def test_client_that_never_logs_in_is_dropped(sim: tuple[SimAsterisk, AmiServer]) -> None:
+    """Past the auth timeout an unauthenticated connection is closed (Asterisk's authtimeout)."""
+    _, server = sim
+    server.auth_timeout = 0.2
+    client = await connect(server, login=False)
+    assert await asyncio.wait_for(client.reader.read(), 2) == b""
