@@ -147,7 +147,8 @@ class _Protocol(asyncio.Protocol):
                 log.warning("ami_bad_frame", reason=redact(item.reason), raw=redact(item.raw[:120]))
                 continue
             self._handle(item)
-        if not self.greeting.done() and (self.framer.version is not None or self.framer.buffered > 4096):
+        if not self.greeting.done() and not self.framer.awaiting_greeting:
+            # A server that skips the greeting (version None) is tolerated: login decides.
             self.greeting.set_result(self.framer.version or "")
 
     def _handle(self, frame: Frame) -> None:

@@ -186,6 +186,11 @@ class AmiFramer:
         self.version = None
 
     @property
+    def awaiting_greeting(self) -> bool:
+        """True until the first line has been seen (and taken as the greeting if it is one)."""
+        return self._greeting_pending
+
+    @property
     def buffered(self) -> int:
         """How many bytes of an incomplete frame are waiting."""
         return len(self._buf)

@@ -187,3 +187,15 @@ def test_unicode_text_never_raises(text: str) -> None:
     framer = AmiFramer()
     for item in framer.feed(text.encode() + b"\r\n\r\n"):
         assert isinstance(item, Frame | FrameError)
+
+
+def test_awaiting_greeting_flag() -> None:
+    """awaiting_greeting stays True until a whole first line is in, greeting or not."""
+    framer = AmiFramer()
+    framer.feed(b"Asterisk Call")
+    before = framer.awaiting_greeting
+    framer.feed(b" Manager/11.0.0\r\n")
+    assert (before, framer.awaiting_greeting, framer.version) == (True, False, "11.0.0")
+    other = AmiFramer()
+    other.feed(b"Response: Success\r\n")
+    assert not other.awaiting_greeting and other.version is None
