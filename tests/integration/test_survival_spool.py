@@ -58,10 +58,11 @@ class ClassicAgi:
         self.proc = proc
 
     @classmethod
-    async def start(cls, spool: Path, *args: str) -> ClassicAgi:
+    async def start(cls, spool: Path, *args: str, python_flags: tuple[str, ...] = ()) -> ClassicAgi:
         env = {**os.environ, "CALLCENTER_SPOOL_DIR": str(spool)}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
+            *python_flags,
             str(SCRIPT),
             *args,
             stdin=asyncio.subprocess.PIPE,
@@ -160,6 +161,24 @@ async def test_eof_and_odd_replies_never_fail_the_call(tmp_path: Path) -> None:
     code, _, _ = await agi.finish()
     assert code == 0
     assert len(spooled(tmp_path)) == 1
+
+
+async def test_without_pyst2_the_header_is_still_spooled(tmp_path: Path) -> None:
+    """On a PBX whose Python lacks pyst2 the script reads the header itself and still spools the call."""
+    # -S leaves site-packages (and so pyst2) off the path: the same Python, without the library.
+    agi = await ClassicAgi.start(tmp_path, "FAILURE", python_flags=("-S",))
+    assert agi.proc.stdin is not None
+    agi.proc.stdin.close()
+    code, out, _ = await agi.finish()
+    assert (code, out) == (0, b"")
+    (path,) = spooled(tmp_path)
+    call = parse_spool_line(path.read_text())
+    assert (call.uniqueid, call.caller, call.dnid, call.reason) == (
+        "1795486407.24",
+        "380501234567",
+        "0800507506",
+        "FAILURE",
+    )
 
 
 async def test_unwritable_spool_exits_zero_and_tells_the_dialplan(tmp_path: Path) -> None:
