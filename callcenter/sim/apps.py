@@ -155,10 +155,20 @@ async def send_dtmf(ast: SimAsterisk, target: Channel, digits: str, between: flo
 
 
 def recording_path(ast: SimAsterisk, path: Path) -> Path | None:
-    """Where a recording named ``path`` is written: always inside ``recordings_dir`` (None: nowhere)."""
-    if ast.recordings_dir is None:
+    """Where a recording named ``path`` is written; None when the instance writes no files.
+
+    A path inside ``recordings_dir`` (the folder the backend shares with the PBX) is written as
+    given; a relative path is taken from that folder; any other absolute path is re-rooted under
+    it, so a test replaying ``/var/spool/asterisk/monitor/x.wav`` cannot write outside it.
+    """
+    root = ast.recordings_dir
+    if root is None:
         return None
-    return ast.recordings_dir / (path.relative_to(path.anchor) if path.is_absolute() else path)
+    if not path.is_absolute():
+        return root / path
+    if path.is_relative_to(root.resolve()) or path.is_relative_to(root):
+        return path
+    return root / path.relative_to(path.anchor)
 
 
 def write_wav(path: Path, seconds: float) -> None:
@@ -278,31 +288,34 @@ async def _mixmonitor(ast: SimAsterisk, chan: Channel, data: str) -> int:
 
 
 def start_mixmonitor(ast: SimAsterisk, chan: Channel, filename: str) -> None:
-    """Start recording ``chan`` to ``filename``; the WAV file is written when the recording stops."""
+    """Start recording ``chan`` to ``filename``; the WAV file is written when the recording stops.
+
+    A channel may carry several recordings at once, as with Asterisk's MixMonitor.
+    """
     ast.pbx.set_var(chan, "MIXMONITOR_FILENAME", filename)
     ast.pbx.chan_event("MixMonitorStart", chan)
-    chan.mixmonitor = filename
-    chan.meta["mixstart"] = ast.clock.now()
+    first = not chan.mixmonitors
+    chan.mixmonitors[filename] = ast.clock.now()
 
     async def until_hangup() -> None:
         await chan.hangup_requested.wait()
-        if chan.mixmonitor == filename:
-            stop_mixmonitor(ast, chan)
+        stop_mixmonitor(ast, chan)
 
-    ast.spawn(until_hangup())
+    if first:
+        ast.spawn(until_hangup())
 
 
 def stop_mixmonitor(ast: SimAsterisk, chan: Channel) -> bool:
-    """Stop the recording of ``chan`` (MixMonitorStop) and write its file; False if none ran."""
-    if chan.mixmonitor is None:
+    """Stop the recordings of ``chan`` (MixMonitorStop each) and write their files; False if none ran."""
+    if not chan.mixmonitors:
         return False
-    target = recording_path(ast, Path(chan.mixmonitor))
-    started = float(chan.meta.pop("mixstart", ast.clock.now()))
-    chan.mixmonitor = None
-    if target is not None:
-        with contextlib.suppress(OSError):
-            write_wav(target, ast.clock.now() - started)
-    ast.pbx.chan_event("MixMonitorStop", chan)
+    running, chan.mixmonitors = chan.mixmonitors, {}
+    for filename, started in running.items():
+        target = recording_path(ast, Path(filename))
+        if target is not None:
+            with contextlib.suppress(OSError):
+                write_wav(target, ast.clock.now() - started)
+        ast.pbx.chan_event("MixMonitorStop", chan)
     return True
 
 

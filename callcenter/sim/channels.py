@@ -110,7 +110,8 @@ class Channel:
     redirect: tuple[str, str, int] | None = None
     #: Wakes a waiting application early (a Redirect).
     kick: asyncio.Event = field(default_factory=asyncio.Event)
-    mixmonitor: str | None = None
+    #: Running MixMonitor recordings: file name → simulated start time.
+    mixmonitors: dict[str, float] = field(default_factory=dict)
 
     @property
     def tech(self) -> str:
@@ -214,8 +215,8 @@ class Pbx:
     # -- channels ---------------------------------------------------------------------------
 
     def new_uniqueid(self) -> str:
-        """``<epoch>.<counter>`` as Asterisk numbers channels."""
-        return f"{int(self.clock.epoch)}.{next(self._uid)}"
+        """``<epoch>.<counter>``: the creation second and a counter, as Asterisk numbers channels."""
+        return f"{int(self.clock.now())}.{next(self._uid)}"
 
     def next_seq(self) -> str:
         """The ``%08x`` sequence number in channel names."""

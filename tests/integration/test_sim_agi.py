@@ -183,3 +183,18 @@ async def test_record_file_and_mixmonitor_write_wav_files(tmp_path: Path) -> Non
     for name in ("calls/call-1.wav", "msg/voicemail.wav"):
         with wave.open(str(tmp_path / name)) as wav:
             assert wav.getframerate() == 8000 and wav.getnframes() > 8000
+
+
+async def test_recording_paths_inside_the_recordings_folder_are_kept(tmp_path: Path) -> None:
+    """An absolute path inside the shared folder is written as given; one outside is re-rooted."""
+    inside = tmp_path / "2026" / "call.wav"
+
+    async def flow(env: dict[str, str], cmd: Cmd) -> None:
+        await cmd("ANSWER")
+        await cmd(f'EXEC MixMonitor "{inside}"')
+        await cmd('EXEC MixMonitor "/var/spool/asterisk/monitor/other.wav"')
+        await cmd("HANGUP")
+
+    await run_flow(flow, recordings=tmp_path)
+    assert inside.exists()
+    assert (tmp_path / "var/spool/asterisk/monitor/other.wav").exists()
