@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ from callcenter.logs import get_logger
 from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
 from callcenter.storage.migrate import migrate
 from callcenter.web import health, metrics
-from callcenter.web.auth import mark_public
+from callcenter.web.auth import AuthConfig
+from callcenter.web.auth_ratelimit import LoginLimits
 from callcenter.web.auth_routes import setup_auth
 from callcenter.web.keys import DB_POOL, SETTINGS
 
@@ -81,8 +83,7 @@ def create_web_app(
     app = web.Application()
     # Security (issue 10) first: error, auth and CSRF middlewares and the sign-in routes, so no
     # route escapes the access check. Handlers written before it are declared public here.
-    setup_auth(app)
-    mark_public(health.healthz, metrics.metrics_endpoint)
+    setup_auth(app, auth_config(settings))
     app[SETTINGS] = settings
     app[DB_POOL] = database.pool
     app[health.HEALTH] = registry
@@ -93,6 +94,22 @@ def create_web_app(
     app.add_routes(health.routes)
     app.add_routes(metrics.routes)
     return app
+
+
+def auth_config(settings: Settings) -> AuthConfig:
+    """The auth layer's configuration from the ``[auth]`` settings."""
+    a = settings.auth
+    return AuthConfig(
+        cookie_secure=a.cookie_secure,
+        idle_timeout=dt.timedelta(seconds=a.idle_timeout_s),
+        session_lifetime=dt.timedelta(seconds=a.session_lifetime_s),
+        login_limits=LoginLimits(
+            per_login=a.login_failures_per_login,
+            per_address=a.login_failures_per_address,
+            window_s=float(a.login_window_s),
+        ),
+        trusted_origins=a.trusted_origins,
+    )
 
 
 Service = Callable[[], Awaitable[None]]

@@ -27,6 +27,7 @@ __all__ = [
     "AgiSettings",
     "AmiSettings",
     "AppealSettings",
+    "AuthSettings",
     "DatabaseSettings",
     "HttpSettings",
     "LogSettings",
@@ -131,6 +132,21 @@ class AppealSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    cookie_secure: bool = _setting(False, "send the session cookie only over HTTPS (set true behind TLS)")
+    idle_timeout_s: int = _setting(3600, "a session unused this many seconds ends", _positive)
+    session_lifetime_s: int = _setting(12 * 3600, "a session ends this many seconds after sign-in", _positive)
+    login_failures_per_login: int = _setting(
+        5, "failed sign-ins allowed per login name in the window", _positive
+    )
+    login_failures_per_address: int = _setting(
+        20, "failed sign-ins allowed per client address in the window", _positive
+    )
+    login_window_s: int = _setting(900, "the window of the sign-in limits, in seconds", _positive)
+    trusted_origins: tuple[str, ...] = _setting((), "other origins allowed to send state-changing requests")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process is configured with; frozen once loaded."""
 
@@ -141,6 +157,7 @@ class Settings:
     paths: PathSettings = field(default_factory=PathSettings)
     log: LogSettings = field(default_factory=LogSettings)
     appeals: AppealSettings = field(default_factory=AppealSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     def redacted(self) -> dict[str, dict[str, Any]]:
         """The settings as plain data with secrets hidden, for logs and the admin page."""

@@ -18,11 +18,16 @@ from typing import Any
 
 import structlog
 
-__all__ = ["PHONE_KEYS", "configure_logging", "get_logger", "mask_personal_data", "mask_phone"]
+__all__ = ["PHONE_KEYS", "SECRET_KEYS", "configure_logging", "get_logger", "mask_personal_data", "mask_phone"]
 
 #: Event-dict keys whose values are phone numbers and must never be logged in full.
 PHONE_KEYS = frozenset(
     {"caller", "callerid", "caller_id", "callerid_num", "caller_number", "phone", "number", "exten_number"}
+)
+
+#: Event-dict keys whose values are secrets: replaced outright, whatever they hold.
+SECRET_KEYS = frozenset(
+    {"password", "secret", "token", "csrf_token", "cookie", "authorization", "key", "session_token"}
 )
 
 _DIGITS = re.compile(r"\d")
@@ -47,11 +52,14 @@ def mask_phone(number: str | None) -> str:
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask the values of the keys in ``PHONE_KEYS``."""
+    """structlog processor: mask phone numbers (``PHONE_KEYS``) and hide secrets (``SECRET_KEYS``)."""
     for key in PHONE_KEYS.intersection(event_dict):
         value = event_dict[key]
         if value is not None:
             event_dict[key] = mask_phone(str(value))
+    for key in SECRET_KEYS.intersection(event_dict):
+        if event_dict[key]:
+            event_dict[key] = "***"
     return event_dict
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.web.auth import public
+
 __all__ = ["HEALTH", "Check", "HealthRegistry", "database_check", "routes"]
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
@@ -62,6 +64,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/healthz")
+@public
 async def healthz(request: web.Request) -> web.Response:
     """200 when every component is healthy, 503 otherwise; JSON details either way."""
     registry = request.app[HEALTH]

@@ -25,6 +25,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from callcenter.web.auth import public
+
 __all__ = ["METRICS", "CallMetrics", "LiveSnapshot", "routes"]
 
 #: Buckets for waits (seconds): the SL targets people use (10, 20, 30, 60 s) fall on bucket edges.
@@ -159,6 +161,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@public
 async def metrics_endpoint(request: web.Request) -> web.Response:
     """The Prometheus text exposition of this process's metrics."""
     body = request.app[METRICS].render()

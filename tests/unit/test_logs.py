@@ -36,6 +36,14 @@ def test_processor_masks_every_phone_key_and_nothing_else() -> None:
     assert out == {"event": "call", "caller": "38050***4567", "callerid": "38067***2233", "queue": "general"}
 
 
+def test_processor_hides_secrets() -> None:
+    """Passwords, AMI secrets and session tokens never reach a log line."""
+    out = mask_personal_data(
+        None, "info", {"event": "login", "password": "hunter2", "secret": "s3", "token": "abc"}
+    )
+    assert out == {"event": "login", "password": "***", "secret": "***", "token": "***"}
+
+
 def test_json_lines_carry_call_context_and_never_the_full_number(capsys: pytest.CaptureFixture[str]) -> None:
     """A JSON log line has the bound uniqueid/linkedid and the masked caller number only."""
     configure_logging(json=True, level="info")
