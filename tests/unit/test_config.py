@@ -25,7 +25,9 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
 
 def test_file_then_environment_then_command_line_win_in_that_order(tmp_path: Path) -> None:
     """Each later layer overrides the earlier one, setting by setting."""
-    path = write(tmp_path, "[http]\nport = 9000\nhost = '0.0.0.0'\n[ami]\nport = 5039\nsecret = 'filesecret'\n")
+    path = write(
+        tmp_path, "[http]\nport = 9000\nhost = '0.0.0.0'\n[ami]\nport = 5039\nsecret = 'filesecret'\n"
+    )
     settings = load_settings(
         config_file=path,
         environ={"CALLCENTER_AMI_PORT": "6000", "CALLCENTER_HTTP_HOST": "10.0.0.1"},
