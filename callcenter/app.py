@@ -12,16 +12,22 @@ import asyncio
 import contextlib
 import datetime as dt
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from callcenter.bus import EventBus
 from callcenter.config import Settings
 from callcenter.logs import get_logger
+from callcenter.services.survival import ingest_periodically
+from callcenter.storage.appeals import AppealRepository, AppealsSettings
 from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
 from callcenter.storage.migrate import migrate
+from callcenter.telephony.agi_server import FastAgiServer
+from callcenter.telephony.ami_client import AmiClient
+from callcenter.telephony.ami_client import AmiSettings as AmiClientSettings
 from callcenter.web import health, metrics
 from callcenter.web.auth import AuthConfig
 from callcenter.web.auth_ratelimit import LoginLimits
@@ -112,18 +118,97 @@ def auth_config(settings: Settings) -> AuthConfig:
     )
 
 
-Service = Callable[[], Awaitable[None]]
+def ami_client_settings(settings: Settings) -> AmiClientSettings:
+    """The AMI client's connection settings from the ``[ami]`` section."""
+    a = settings.ami
+    return AmiClientSettings(
+        host=a.host,
+        port=a.port,
+        username=a.username,
+        secret=a.secret,
+        auth=a.auth,
+        action_timeout=a.action_timeout_s,
+        ping_interval=a.ping_interval_s,
+    )
 
 
 @dataclass
 class Runtime:
-    """What ``run`` started, for the extra services (the demo's simulated PBX) to hook into."""
+    """What ``run`` started: the shared resources the services and the demo's PBX hook into."""
 
     settings: Settings
     database: Database
     health: health.HealthRegistry
+    metrics: metrics.CallMetrics
+    bus: EventBus
     web_app: web.Application
+    agi: FastAgiServer
+    ami: AmiClient | None
+    appeals: AppealRepository
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _start_ami(
+    settings: Settings, registry: health.HealthRegistry, stack: contextlib.AsyncExitStack
+) -> AmiClient | None:
+    if not settings.ami.enabled:
+
+        async def ami_disabled() -> tuple[bool, str]:
+            return True, "disabled by ami.enabled = false"
+
+        registry.add("ami", ami_disabled)
+        return None
+    client = AmiClient(ami_client_settings(settings))
+    await client.start()
+    stack.push_async_callback(client.close)
+
+    async def ami_check() -> tuple[bool, str]:
+        if client.connected:
+            return True, f"logged in to {settings.ami.host}:{settings.ami.port}"
+        return (
+            False,
+            f"not connected to {settings.ami.host}:{settings.ami.port}: {client.last_error or 'connecting'}",
+        )
+
+    registry.add("ami", ami_check)
+    return client
+
+
+async def start_runtime(settings: Settings, database: Database, stack: contextlib.AsyncExitStack) -> Runtime:
+    """Build and start every service on ``database``; ``stack`` stops them in reverse order."""
+    registry = health.HealthRegistry()
+    registry.add("database", health.database_check(database.pool))
+    call_metrics = metrics.CallMetrics()
+    bus = EventBus()
+    ami = await _start_ami(settings, registry, stack)
+    if ami is not None:
+        call_metrics.ami_connected = lambda: ami.connected
+    appeals = AppealRepository(database.pool, settings=AppealsSettings.from_config(settings.appeals))
+    await stack.enter_async_context(
+        ingest_periodically(settings.paths.spool_dir, appeals.handle_spooled_call)
+    )
+    agi = FastAgiServer(
+        settings.agi.host,
+        settings.agi.port,
+        allowed_peers=settings.agi.allowed_peers,
+        max_sessions=settings.agi.max_sessions,
+    )
+    call_metrics.agi_sessions = lambda: agi.active_sessions
+    web_app = create_web_app(settings, database, registry, call_metrics)
+    return Runtime(settings, database, registry, call_metrics, bus, web_app, agi, ami, appeals)
+
+
+async def _serve(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
+    settings = runtime.settings
+    await runtime.agi.start()
+    stack.push_async_callback(runtime.agi.close)
+    log.info("fastagi_listening", address=f"agi://{settings.agi.host}:{runtime.agi.bound_port}/")
+    runner = web.AppRunner(runtime.web_app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    await site.start()
+    log.info("http_listening", url=f"http://{settings.http.host}:{settings.http.port}/")
 
 
 async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[None]] | None = None) -> None:
@@ -133,28 +218,14 @@ async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[No
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with open_database(settings) as database:
-            registry = health.HealthRegistry()
-            registry.add("database", health.database_check(database.pool))
-            if not settings.ami.enabled:
-
-                async def ami_disabled() -> tuple[bool, str]:
-                    return True, "disabled by ami.enabled = false"
-
-                registry.add("ami", ami_disabled)
-            web_app = create_web_app(settings, database, registry)
-            runtime = Runtime(settings, database, registry, web_app, stop)
-            async with contextlib.AsyncExitStack() as stack:
-                if extra is not None:
-                    await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))
-                runner = web.AppRunner(web_app, access_log=None)
-                await runner.setup()
-                stack.push_async_callback(runner.cleanup)
-                site = web.TCPSite(runner, settings.http.host, settings.http.port)
-                await site.start()
-                log.info("http_listening", url=f"http://{settings.http.host}:{settings.http.port}/")
-                await stop.wait()
-                log.info("stopping")
+        async with open_database(settings) as database, contextlib.AsyncExitStack() as stack:
+            runtime = await start_runtime(settings, database, stack)
+            runtime.stop_event = stop
+            await _serve(runtime, stack)
+            if extra is not None:
+                await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))
+            await stop.wait()
+            log.info("stopping")
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

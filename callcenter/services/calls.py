@@ -1,0 +1,196 @@
+"""The call pipeline: what the backend does with every call that reaches it over FastAGI.
+
+One ``CallPipeline`` is the route handler of the hotline flows. For each call it
+
+1. learns the call's linkedid (the key of everything about the call) and opens its appeal
+   record at once, so a call that ends a second later still leaves a record;
+2. runs the IVR flow (``telephony.ivr_driver``), whose queue nodes go through ``enter_queue``
+   below: the record learns the queue, the answer or the callback request as they happen;
+3. when the flow ends, writes the IVR path and the end of the call into the record, publishes
+   ``CallFinished`` and counts the outcome in the metrics.
+
+Every database write is idempotent (keyed by linkedid), so a retried or replayed step changes
+nothing. A failure to write never drops the call: it is logged and the caller goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+
+from callcenter.appeals.calls import (
+    AfterHours,
+    AgentAnswered,
+    CallbackRequested,
+    CallEnded,
+    CallProgress,
+    EnteredQueue,
+    IvrChoice,
+)
+from callcenter.bus import EventBus
+from callcenter.errors import CallcenterError
+from callcenter.ivr.commands import Queue, QueueResult
+from callcenter.ivr.engine import CallInfo, FlowEnvironment, Outcome
+from callcenter.ivr.model import Flow
+from callcenter.logs import get_logger, mask_phone
+from callcenter.services.live_events import TOPIC_CALLS, CallArrived, CallFinished
+from callcenter.telephony.agi_errors import AgiError
+from callcenter.telephony.agi_protocol import AgiEnvironment
+from callcenter.telephony.ivr_driver import IvrServices, IvrSessionPort, run_ivr
+from callcenter.web.metrics import CallMetrics
+
+__all__ = ["CallPipeline", "analytics_outcome"]
+
+log = get_logger(__name__)
+
+QueueHandoff = Callable[[IvrSessionPort, Queue, CallInfo], Awaitable[QueueResult]]
+Clock = Callable[[], dt.datetime]
+
+
+def analytics_outcome(outcome: Outcome) -> str:
+    """The call's outcome in the analytics' vocabulary (``docs/kpi.md``) from how the flow ended."""
+    results = [q["status"] for q in outcome.path.queue_results]
+    if outcome.reason == "answered" or "answered" in results:
+        return "answered"
+    if outcome.reason == "transferred":
+        return "transferred"
+    if "callback_requested" in results:
+        return "callback"
+    if "closed" in results or outcome.path.variables.get("after_hours") == "1":
+        return "after_hours"
+    if not outcome.hung_up:
+        return "survival_path"  # the flow gave the call back to the dialplan
+    if results:
+        return "abandoned_queue"
+    return "abandoned_ivr" if outcome.reason == "caller_hangup" else "ivr_completed"
+
+
+@dataclass
+class _Call:
+    linkedid: str
+    queue: str | None = None
+    agent: str | None = None
+
+
+class CallPipeline:
+    """FastAGI route handler for the hotline flows (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        flows: Callable[[str], Flow | None],
+        environment: Callable[[], FlowEnvironment],
+        services: IvrServices,
+        appeals: Any,
+        bus: EventBus,
+        metrics: CallMetrics,
+        clock: Clock,
+    ) -> None:
+        """``services.enter_queue`` is the ACD's hand-off; the pipeline wraps it to follow the call.
+
+        ``appeals`` is an ``AppealRepository`` (or anything with ``open_for_call`` and
+        ``apply_call_progress``); ``environment`` gives the current flows and schedules.
+        """
+        self._flows = flows
+        self._environment = environment
+        self._enter_queue: QueueHandoff = services.enter_queue
+        self._services = replace(services, enter_queue=self._queue, on_outcome=self._finished)
+        self._appeals = appeals
+        self._bus = bus
+        self._metrics = metrics
+        self._clock = clock
+        self._calls: dict[str, _Call] = {}
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    async def __call__(self, session: IvrSessionPort) -> None:
+        env = session.env
+        flow = self._flows(env.network_script)
+        if flow is None:
+            log.warning("no_flow_for_route", route=env.network_script, uniqueid=env.uniqueid)
+            await session.set_variable("CC_IVR_RESULT", "no_flow")
+            return
+        linkedid = await self._linkedid(session)
+        call = self._calls[env.uniqueid] = _Call(linkedid)
+        with structlog.contextvars.bound_contextvars(uniqueid=env.uniqueid, linkedid=linkedid):
+            now = self._clock()
+            try:
+                appeal = await self._appeals.open_for_call(
+                    linkedid, caller=env.callerid, dnid=env.dnid, arrived_at=now
+                )
+                structlog.contextvars.bind_contextvars(appeal_id=str(appeal.id))
+            except CallcenterError:
+                log.exception("appeal_open_failed")
+            self._bus.publish(
+                TOPIC_CALLS,
+                CallArrived(linkedid, env.uniqueid, env.callerid, env.dnid, flow.name, now.timestamp()),
+            )
+            log.info("call_arrived", caller=mask_phone(env.callerid), flow=flow.name)
+            try:
+                await run_ivr(session, flow, self._environment(), self._services, now=now)
+            finally:
+                self._calls.pop(env.uniqueid, None)
+
+    async def _linkedid(self, session: IvrSessionPort) -> str:
+        """The call's linkedid: the caller's first channel's uniqueid, shared by every leg."""
+        getter = getattr(session, "get_full_variable", None)
+        if getter is not None:
+            try:
+                value = await getter("${CHANNEL(linkedid)}")
+            except AgiError:
+                value = None
+            if value:
+                return str(value)
+        return session.env.uniqueid
+
+    async def _progress(self, event: CallProgress) -> None:
+        try:
+            await self._appeals.apply_call_progress(event)
+        except CallcenterError:
+            # The call goes on; the record misses one step, which the log shows with its linkedid.
+            log.exception("appeal_progress_failed", progress=type(event).__name__)
+
+    async def _queue(self, session: IvrSessionPort, command: Queue, info: CallInfo) -> QueueResult:
+        call = self._calls.get(session.env.uniqueid)
+        if call is None:  # not our call (a direct driver use): just hand over
+            return await self._enter_queue(session, command, info)
+        now = self._clock()
+        call.queue = command.queue
+        if command.topic:
+            await self._progress(IvrChoice(call.linkedid, "topic", command.topic, now))
+        await self._progress(EnteredQueue(call.linkedid, command.queue, now))
+        result = await self._enter_queue(session, command, info)
+        now = self._clock()
+        if result.status == "answered" and result.agent:
+            call.agent = result.agent
+            await self._progress(AgentAnswered(call.linkedid, result.agent, now))
+        elif result.status == "callback_requested":
+            await self._progress(CallbackRequested(call.linkedid, now))
+        elif result.status == "closed":
+            await self._progress(AfterHours(call.linkedid, now))
+        return result
+
+    async def _finished(self, env: AgiEnvironment, outcome: Outcome) -> None:
+        call = self._calls.get(env.uniqueid) or _Call(env.uniqueid)
+        now = self._clock()
+        for step in outcome.path.steps:
+            if step.digits:
+                await self._progress(IvrChoice(call.linkedid, step.node, "".join(step.digits), now))
+        if outcome.path.language:
+            await self._progress(IvrChoice(call.linkedid, "language", outcome.path.language, now))
+        result = analytics_outcome(outcome)
+        if result == "after_hours":
+            await self._progress(AfterHours(call.linkedid, now))
+        if outcome.hung_up:
+            await self._progress(CallEnded(call.linkedid, now))
+        self._metrics.observe_call_end(call.queue or "", result)
+        self._bus.publish(
+            TOPIC_CALLS, CallFinished(call.linkedid, result, call.queue, call.agent, now.timestamp())
+        )
+        log.info("call_finished", outcome=result, queue=call.queue, ivr_reason=outcome.reason)
