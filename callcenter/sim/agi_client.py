@@ -38,6 +38,8 @@ DEAD_OK = (
     "ASYNCAGI BREAK",
 )
 CONNECT_TIMEOUT = 2.0
+#: Sound files in a spoken date or time (weekday, month, day…), for their length.
+_SAY_TIME_FILES = {"SAY DATE": 4, "SAY TIME": 4, "SAY DATETIME": 8}
 R_511 = "511 Command Not Permitted on a dead channel or intercept routine"
 R_510 = "510 Invalid or unknown command"
 _USAGE = {
@@ -50,6 +52,10 @@ _USAGE = {
     "SAY NUMBER": "Say a given number, returning early if any of the given DTMF digits are received on the channel.",
     "SAY DIGITS": "Say a given digit string, returning early if any of the given DTMF digits are received on the channel.",
     "SAY ALPHA": "Say a given character string, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY PHONETIC": "Say a given character string with phonetics, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY DATE": "Say a given date, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY TIME": "Say a given time, returning early if any of the given DTMF digits are received on the channel.",
+    "SAY DATETIME": "Say a given time, returning early if any of the given DTMF digits are received on the channel.",
     "SET VARIABLE": "Sets a variable to the current channel.",
     "GET VARIABLE": "Returns <literal>0</literal> if <replaceable>variablename</replaceable> is not set.",
     "GET FULL VARIABLE": "Evaluates the given <replaceable>expression</replaceable> against the channel specified.",
@@ -78,6 +84,10 @@ _COMMANDS = (
     "SAY NUMBER",
     "SAY DIGITS",
     "SAY ALPHA",
+    "SAY PHONETIC",
+    "SAY DATE",
+    "SAY TIME",
+    "SAY DATETIME",
     "SET VARIABLE",
     "GET VARIABLE",
     "GET FULL VARIABLE",
@@ -290,10 +300,17 @@ class AgiSession:
             ast.prompt_started(chan, "")
             digit = await wait_digit(ast, chan, None if ms < 0 else ms / 1000, None)
             return f"200 result={-1 if digit is None else (ord(digit) if digit else 0)}\n"
-        if name in ("SAY NUMBER", "SAY DIGITS", "SAY ALPHA"):
+        if name.startswith("SAY "):
             if len(args) < 2:
                 raise _Usage
-            count = _say_words(int(args[0])) if name == "SAY NUMBER" else len(args[0])
+            # How many sound files Asterisk strings together for this (a bad number raises: 520).
+            if name == "SAY NUMBER":
+                count = _say_words(int(args[0]))
+            elif name in _SAY_TIME_FILES:
+                int(args[0])
+                count = _SAY_TIME_FILES[name]
+            else:
+                count = len(args[0])
             ast.prompt_started(chan, f"say:{args[0]}")
             digit = await wait_digit(ast, chan, 0.88 * count, args[1])
             return f"200 result={-1 if digit is None else (ord(digit) if digit else 0)}\n"

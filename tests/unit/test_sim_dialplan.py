@@ -70,7 +70,7 @@ def test_agi_parse_args_quotes_and_escapes() -> None:
 def test_usage_block_and_say_word_counts() -> None:
     """Known commands get the 520 block, others the one-line 520; SAY NUMBER counts sound files."""
     assert usage_block("GET DATA").endswith("520 End of proper usage.\n")
-    assert usage_block("SAY TIME") == "520 Invalid command syntax.  Proper usage not available.\n"
+    assert usage_block("GOSUB") == "520 Invalid command syntax.  Proper usage not available.\n"
     assert _say_words(123) == 4 and _say_words(7) == 1 and _say_words(45) == 2
 
 
