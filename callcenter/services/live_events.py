@@ -20,8 +20,10 @@ __all__ = [
     "CallArrived",
     "CallConnected",
     "CallFinished",
+    "CallHoldChanged",
     "CallOffered",
     "CallQueued",
+    "CallTransferred",
 ]
 
 TOPIC_CALLS = "calls"
@@ -82,10 +84,34 @@ class CallConnected:
 
 @dataclass(frozen=True, slots=True)
 class CallFinished:
-    """The call left the backend; ``outcome`` uses the analytics outcome names."""
+    """The call left the backend; ``outcome`` uses the analytics outcome names.
+
+    ``ivr_path`` is the IVR nodes the caller went through, in order (the call facts keep it).
+    """
 
     linkedid: str
     outcome: str
     queue: str | None
+    agent_id: str | None
+    at: float
+    ivr_path: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallHoldChanged:
+    """The agent put the caller on hold (``held``) or took them off it (AMI MusicOnHold/Hold)."""
+
+    linkedid: str
+    agent_id: str
+    held: bool
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferred:
+    """The agent (or, with ``agent_id`` None, the IVR) transferred the call to ``target``."""
+
+    linkedid: str
+    target: str
     agent_id: str | None
     at: float
