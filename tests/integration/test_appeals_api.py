@@ -31,7 +31,7 @@ CALLER = "+380 50 123 45 67"
 
 @pytest.fixture
 async def setup(db_pool: Any) -> AppealsApp:
-    await db_pool.execute("TRUNCATE appeals, appeal_number_counters")
+    await db_pool.execute("TRUNCATE appeals, appeal_number_counters CASCADE")
     await add_staff(db_pool)
     return make_appeals_app(db_pool)
 
