@@ -189,6 +189,9 @@ class _Protocol(asyncio.Protocol):
         self.pending.clear()
         if not self.greeting.done():
             self.greeting.set_exception(ConnectionError(reason))
+            # Mark it retrieved: the session may have stopped waiting (connect timeout), and an
+            # unread future exception would be reported as an error at garbage collection.
+            self.greeting.exception()
         if not self.closed.done():
             self.closed.set_result(reason)
 

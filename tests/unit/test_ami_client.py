@@ -450,3 +450,32 @@ async def test_bad_frame_log_masks_phone_numbers(
     bad = [entry for entry in logs if entry["event"] == "ami_bad_frame"]
     assert bad, logs
     assert "380501234567" not in repr(bad) and "38050***4567" in repr(bad)
+
+
+async def test_silent_server_and_refused_port_back_off() -> None:
+    """A server that never greets, then a closed port: each attempt fails cleanly and is retried later."""
+    accepted = 0
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings = AmiSettings(port=port, connect_timeout=0.1, backoff_initial=0.05, backoff_max=0.1)
+    client = AmiClient(settings, rng=random.Random(3))
+    await client.start()
+    try:
+        await _until(lambda: accepted >= 2)
+        assert not client.connected
+        server.close()
+        for writer in held:
+            writer.close()
+        await server.wait_closed()
+        before = client.last_error
+        await _until(lambda: client.last_error != before and "onnect" in (client.last_error or ""))
+        assert not client.connected
+    finally:
+        await client.close()
