@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import html
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from importlib import resources
 from string import Template
 from typing import Any, cast
@@ -38,12 +39,21 @@ from callcenter.web.auth_pages import PAGE_HEADERS, language_of
 from callcenter.web.errors import error_response, register_error
 from callcenter.web.keys import DB_POOL, SETTINGS
 
-__all__ = ["FLOW_SERVICE", "routes", "setup"]
+__all__ = ["FLOW_SERVICE", "FlowServiceSlot", "flow_service", "routes", "setup"]
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
-#: The running FlowService (the FastAGI route takes ``get`` and ``flows`` from it too).
-FLOW_SERVICE: web.AppKey[FlowService] = web.AppKey("flow_service", FlowService)
+
+@dataclass
+class FlowServiceSlot:
+    """Where the running FlowService sits: filled at setup, or when the application starts."""
+
+    service: FlowService | None = None
+
+
+#: The slot of the running FlowService (``flow_service(app)`` reads it). A slot rather than the
+#: service itself, because a started application's state must not be replaced.
+FLOW_SERVICE: web.AppKey[FlowServiceSlot] = web.AppKey("flow_service", FlowServiceSlot)
 
 routes = web.RouteTableDef()
 
@@ -55,13 +65,21 @@ _MAX_KEYS = 200
 
 
 def setup(app: web.Application, service: FlowService | None = None) -> None:
-    """Add the editor's routes; without ``service``, one is built from the settings and run with the app."""
-    app.add_routes(routes)
-    if service is not None:
-        app[FLOW_SERVICE] = service
+    """Add the editor's routes; without ``service``, one is built from the settings and run with the app.
+
+    Calling it again (a test handing in its own service) only replaces the service.
+    """
+    if FLOW_SERVICE in app:
+        app[FLOW_SERVICE].service = service or app[FLOW_SERVICE].service
         return
+    slot = FlowServiceSlot(service)
+    app[FLOW_SERVICE] = slot
+    app.add_routes(routes)
 
     async def run_service(app: web.Application) -> AsyncIterator[None]:
+        if slot.service is not None:
+            yield  # handed in by the caller, who starts and stops it
+            return
         from callcenter.prompts import PromptSynthesizer
 
         settings = app[SETTINGS]
@@ -69,18 +87,27 @@ def setup(app: web.Application, service: FlowService | None = None) -> None:
             settings, app[DB_POOL], synthesizer=PromptSynthesizer(settings.paths.sounds_dir)
         )
         await started.start()
-        app[FLOW_SERVICE] = started
+        slot.service = started
         try:
             yield
         finally:
+            slot.service = None
             await started.stop()
 
     app.cleanup_ctx.append(run_service)
 
 
+def flow_service(app: web.Application) -> FlowService:
+    """The running FlowService of an application set up with ``setup``."""
+    service = app[FLOW_SERVICE].service
+    if service is None:
+        raise web.HTTPServiceUnavailable(text="the flow service is not running")
+    return service
+
+
 # -- helpers -------------------------------------------------------------------------------------
 def _service(request: web.Request) -> FlowService:
-    return request.app[FLOW_SERVICE]
+    return flow_service(request.app)
 
 
 def _name(request: web.Request) -> str:
