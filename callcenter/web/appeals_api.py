@@ -22,6 +22,7 @@ optional clock under ``APPEALS_CLOCK``) and adds ``routes``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
@@ -284,7 +285,8 @@ def _action(name: str, body: Mapping[str, Any]) -> Action:
     raise ValidationError(f"action: no action {name!r}", field="action")
 
 
-def _query(request: web.Request, user: User) -> AppealQuery:
+def _query(request: web.Request, user: User) -> AppealQuery | None:
+    """The search filters of the request; None when the user may see nothing at all."""
     q = request.query
 
     def number(name: str, default: int, low: int, high: int) -> int:
@@ -313,22 +315,23 @@ def _query(request: web.Request, user: User) -> AppealQuery:
             status = Status(q["status"])
         except ValueError:
             raise ValidationError(f"status: no status {q['status']!r}", field="status") from None
-    authority = q.get("authority") or None
-    if not user.has_role(Role.AGENT):
-        # An authority's representative searches only what was sent to its authority.
-        authority = user.authority_id or "\x00no authority"
-    return AppealQuery(
+    query = AppealQuery(
         number=q.get("number") or None,
         phone=q.get("phone") or None,
         name=q.get("name") or None,
         status=status,
         topic_code=q.get("topic") or None,
-        authority=authority,
+        authority=q.get("authority") or None,
         overdue=boolean("overdue"),
         registered_only=bool(boolean("registered")),
         limit=number("limit", 100, 1, _MAX_LIMIT),
         offset=number("offset", 0, 0, 10_000_000),
     )
+    if user.has_role(Role.AGENT):
+        return query
+    # An authority's representative searches only what was sent to its authority (and one not
+    # attached to any authority sees nothing).
+    return replace(query, authority=user.authority_id) if user.authority_id else None
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -384,6 +387,8 @@ async def search_appeals(request: web.Request) -> web.Response:
     """Records matching every filter given (number, phone, name, status, topic, authority, overdue)."""
     query = _query(request, current_user(request))
     now = _now(request)
+    if query is None:
+        return web.json_response({"items": [], "limit": 0, "offset": 0})
     found = await request.app[APPEAL_REPOSITORY].search(query, now=now)
     return web.json_response(
         {"items": [summary_json(a, now) for a in found], "limit": query.limit, "offset": query.offset}

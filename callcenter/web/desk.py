@@ -156,10 +156,9 @@ async def _record_for(repository: AppealRepository, linkedid: str) -> Appeal | N
         await asyncio.sleep(0.05)
 
 
-async def call_offered_message(
+async def _record_and_earlier(
     repository: AppealRepository, event: CallOffered, now: datetime
-) -> dict[str, Any]:
-    """The card's data: the call, its appeal record, and the caller's earlier appeals."""
+) -> tuple[Appeal | None, list[Appeal]]:
     appeal = await _record_for(repository, event.linkedid)
     earlier: list[Appeal] = []
     if normalise_phone(event.caller):
@@ -167,6 +166,23 @@ async def call_offered_message(
             AppealQuery(phone=event.caller, registered_only=True, limit=EARLIER_LIMIT + 1), now=now
         )
         earlier = [a for a in found if appeal is None or a.id != appeal.id][:EARLIER_LIMIT]
+    return appeal, earlier
+
+
+async def call_offered_message(
+    repository: AppealRepository, event: CallOffered, now: datetime
+) -> dict[str, Any]:
+    """The card's data: the call, its appeal record, and the caller's earlier appeals.
+
+    When the database cannot be read the card still pops with what the ring itself says (the
+    agent must answer the phone either way), marked ``lookup_failed``.
+    """
+    lookup_failed = False
+    try:
+        appeal, earlier = await _record_and_earlier(repository, event, now)
+    except Exception as exc:  # the ring must reach the agent even without the records
+        log.warning("desk_lookup_failed", linkedid=event.linkedid, error=type(exc).__name__)
+        appeal, earlier, lookup_failed = None, [], True
     known_name = next((a.applicant.full_name for a in earlier if a.applicant is not None), None)
     classifier = repository.classifier
     topic = classifier.get("topics", event.topic) if event.topic else None
@@ -193,6 +209,7 @@ async def call_offered_message(
         "known_name": known_name,
         "appeal": appeal_json(appeal, now) if appeal is not None else None,
         "earlier": [summary_json(a, now) for a in earlier],
+        "lookup_failed": lookup_failed,
     }
 
 

@@ -138,7 +138,31 @@ async def test_ring_from_a_withheld_number_and_a_record_not_yet_open(
         await wait_for_subscriber(setup.bus)
         setup.bus.publish(TOPIC_CALLS, offered("D-ghost", caller=None))
         card = await next_message(ws)
-        assert (card["appeal"], card["earlier"], card["known_name"]) == (None, [], None)
+        assert (card["appeal"], card["earlier"], card["known_name"], card["lookup_failed"]) == (
+            None,
+            [],
+            None,
+            False,
+        )
+
+
+async def test_ring_pops_even_when_the_records_cannot_be_read(
+    client: Client, setup: AppealsApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database failure during the lookup still pops the card from the ring's own data, marked."""
+
+    async def broken(linkedid: str) -> None:
+        raise ConnectionResetError("database gone")
+
+    monkeypatch.setattr(setup.repository, "find_by_linkedid", broken)
+    await sign_in(client, "u-agent")
+    async with client.ws_connect("/ws/desk", origin=origin(client)) as ws:
+        await next_message(ws)
+        await wait_for_subscriber(setup.bus)
+        setup.bus.publish(TOPIC_CALLS, offered("D-broken"))
+        card = await next_message(ws)
+        assert card["lookup_failed"] is True and card["appeal"] is None
+        assert card["call"]["caller"] == CALLER and card["call"]["topic"] == "106"
 
 
 async def test_closing_the_page_ends_the_subscription(client: Client, setup: AppealsApp) -> None:

@@ -178,6 +178,7 @@
     showEarlier(message.earlier);
     $("appeal").hidden = false;
     prefillForm(message);
+    if (!message.appeal) text("form-error", T.error_no_record);
   }
 
   // -- the form ----------------------------------------------------------------------------------
