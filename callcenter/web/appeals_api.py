@@ -453,15 +453,19 @@ async def appeal_action(request: web.Request) -> web.Response:
     return web.json_response(appeal_json(after, now))
 
 
-@routes.get("/api/callbacks")
+@routes.get("/api/callback-tasks")
 @requires(Role.SUPERVISOR)
 async def callback_tasks(request: web.Request) -> web.Response:
-    """The pending callbacks, oldest call first."""
+    """The records of calls to return (ended without an agent), oldest call first.
+
+    Not the ACD's live callback queue (``/api/callbacks`` in ``agents_api``): these are the
+    appeal records' follow-up tasks, which stay until a supervisor resolves them.
+    """
     tasks = await request.app[APPEAL_REPOSITORY].callback_tasks()
     return web.json_response({"items": [_callback_json(t) for t in tasks]})
 
 
-@routes.post("/api/callbacks/{appeal_id}")
+@routes.post("/api/callback-tasks/{appeal_id}")
 @requires(Role.SUPERVISOR)
 async def resolve_callback(request: web.Request) -> web.Response:
     """Mark a pending callback done or cancelled, with an optional note."""

@@ -238,7 +238,7 @@ def test_english_desk_wrap_up_timer_and_state_controls(app_thread: AppThread, pa
         route.fulfill(
             status=200,
             content_type="application/json",
-            body=json.dumps({"state": "paused", "reason": "lunch"}),
+            body=json.dumps({"agent": {"agent_id": "u-agent", "state": "paused", "reason": "lunch"}}),
         )
 
     page.route("**/api/agents/me/*", agents_api)

@@ -239,20 +239,20 @@ async def test_callback_list_and_resolution(client: Client, setup: AppealsApp) -
     """An abandoned call is on the supervisors' list; resolving it removes it, twice is a 409."""
     appeal_id = await open_call(setup.repository, "L-cb", CALLER, START, abandoned=True)
     agent = await as_user(client, "u-agent")
-    assert (await client.get("/api/callbacks", headers=agent)).status == 403
+    assert (await client.get("/api/callback-tasks", headers=agent)).status == 403
     sup = await as_user(client, "u-supervisor")
-    tasks = (await (await client.get("/api/callbacks", headers=sup)).json())["items"]
+    tasks = (await (await client.get("/api/callback-tasks", headers=sup)).json())["items"]
     assert [(t["appeal_id"], t["outcome"], t["waited_s"]) for t in tasks] == [
         (str(appeal_id), "abandoned_in_queue", 60.0)
     ]
-    bad = await client.post(f"/api/callbacks/{appeal_id}", json={"state": "maybe"}, headers=sup)
+    bad = await client.post(f"/api/callback-tasks/{appeal_id}", json={"state": "maybe"}, headers=sup)
     assert (await bad.json())["details"] == {"field": "state"}
     done = await client.post(
-        f"/api/callbacks/{appeal_id}", json={"state": "done", "note": "Передзвонили"}, headers=sup
+        f"/api/callback-tasks/{appeal_id}", json={"state": "done", "note": "Передзвонили"}, headers=sup
     )
     assert (await done.json())["callback"] == "done"
-    assert (await (await client.get("/api/callbacks", headers=sup)).json())["items"] == []
-    again = await client.post(f"/api/callbacks/{appeal_id}", json={"state": "done"}, headers=sup)
+    assert (await (await client.get("/api/callback-tasks", headers=sup)).json())["items"] == []
+    again = await client.post(f"/api/callback-tasks/{appeal_id}", json={"state": "done"}, headers=sup)
     assert again.status == 409
 
 
@@ -283,7 +283,7 @@ async def test_every_appeals_and_desk_route_declares_and_enforces_access(
         if p.startswith(
             (
                 "/api/appeals",
-                "/api/callbacks",
+                "/api/callback-tasks",
                 "/api/classifier",
                 "/api/openapi",
                 "/desk",

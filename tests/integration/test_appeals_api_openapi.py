@@ -30,7 +30,7 @@ from tests.integration.test_auth_support import sign_in
 Client = TestClient[Any, Any]
 CALLER = "0671234567"
 #: The app's routes the document must describe (the desk's page and socket are not API).
-API_PREFIXES = ("/api/appeals", "/api/callbacks", "/api/classifier", "/api/openapi")
+API_PREFIXES = ("/api/appeals", "/api/callback-tasks", "/api/classifier", "/api/openapi")
 
 
 @dataclass
@@ -110,12 +110,12 @@ async def scenario(client: Client, setup: AppealsApp) -> list[Call]:
         Call("appealAction", "u-supervisor", f"{a}/actions/extend", 400, body={"new_due": "soon", "notice": "x"}),
         Call("appealAction", "u-agent", f"/api/appeals/{to_consult}/actions/consult", 200, body={"note": "ok"}),
         Call("appealAction", "u-agent", f"/api/appeals/{uuid4()}/actions/consult", 404, body={}),
-        Call("callbackTasks", "u-supervisor", "/api/callbacks", 200),
-        Call("callbackTasks", "u-agent", "/api/callbacks", 403),
-        Call("resolveCallback", "u-supervisor", f"/api/callbacks/{abandoned}", 400, body={"state": "x"}),
-        Call("resolveCallback", "u-supervisor", f"/api/callbacks/{abandoned}", 200, body={"state": "cancelled"}),
-        Call("resolveCallback", "u-supervisor", f"/api/callbacks/{abandoned}", 409, body={"state": "done"}),
-        Call("resolveCallback", "u-supervisor", f"/api/callbacks/{uuid4()}", 404, body={"state": "done"}),
+        Call("callbackTasks", "u-supervisor", "/api/callback-tasks", 200),
+        Call("callbackTasks", "u-agent", "/api/callback-tasks", 403),
+        Call("resolveCallback", "u-supervisor", f"/api/callback-tasks/{abandoned}", 400, body={"state": "x"}),
+        Call("resolveCallback", "u-supervisor", f"/api/callback-tasks/{abandoned}", 200, body={"state": "cancelled"}),
+        Call("resolveCallback", "u-supervisor", f"/api/callback-tasks/{abandoned}", 409, body={"state": "done"}),
+        Call("resolveCallback", "u-supervisor", f"/api/callback-tasks/{uuid4()}", 404, body={"state": "done"}),
         Call("classifierLists", "u-authority", "/api/classifier", 200),
         Call("classifierLists", None, "/api/classifier", 401),
         Call("classifierList", "u-agent", "/api/classifier/topics", 200),

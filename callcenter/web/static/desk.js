@@ -86,7 +86,9 @@
       $("state-error").textContent = format(T.error_state, { message: result.body.message || result.status });
       return;
     }
-    if (result.body.state) showState(result.body.state, result.body.reason);
+    // The ACD's agent API answers {"agent": {"agent_id", "state", "reason", ...}}.
+    const agent = result.body.agent;
+    if (agent && agent.state) showState(agent.state, agent.reason);
   }
 
   // -- the classifier pickers --------------------------------------------------------------------
