@@ -19,7 +19,7 @@ from aiohttp import web
 from playwright.sync_api import Page, Route, expect, sync_playwright
 
 from callcenter.acd.model import AgentState, AgentStateChanged
-from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallOffered
+from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallConnected, CallOffered
 from tests.conftest import TestDatabase
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
 from tests.integration.test_appeals_api_support import (
@@ -159,6 +159,9 @@ def test_ring_pops_card_agent_registers_and_second_call_shows_it(app_thread: App
 
     app_thread.ring("B-first", categories=("7.1",))
     expect(page.locator("#call-caller")).to_have_text(CALLER, timeout=POP_TIMEOUT_MS)
+    expect(page.locator("#call-phase")).to_have_text("Телефон дзвонить")
+    app_thread.publish(TOPIC_CALLS, CallConnected("B-first", "u-agent", "utilities", 1.0))
+    expect(page.locator("#call-phase")).to_have_text("З’єднано")
     expect(page.locator("#call-topic")).to_have_text("109 Комунальне господарство")
     expect(page.locator("#call-ivr-path")).to_have_text("welcome → language:1 → topic_menu:2")
     expect(page.locator("#call-queue")).to_have_text("utilities")

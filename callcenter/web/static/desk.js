@@ -167,7 +167,7 @@
     $("no-call").hidden = true;
     $("call").hidden = false;
     $("card").classList.add("ringing");
-    text("call-phase", call.is_callback ? `${T.card_heading} (${T.callback})` : T.card_heading);
+    text("call-phase", call.is_callback ? `${T.card_ringing} (${T.callback})` : T.card_ringing);
     text("call-caller", call.caller || T.caller_hidden);
     text("call-name", message.known_name || T.name_unknown);
     text("call-topic", call.topic ? `${call.topic} ${call.topic_name || ""}`.trim() : "");
