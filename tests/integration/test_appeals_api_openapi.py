@@ -164,6 +164,17 @@ async def test_every_operation_answers_as_documented(client: Client, setup: Appe
         method, template, operation = known[call.operation]
         where = f"{call.operation} {method} {call.path} as {call.role}"
         assert re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), call.path), where
+        documented = {
+            p["name"]: p
+            for p in (resolve(document, p) for p in operation.get("parameters", []))
+            if p["in"] == "query"
+        }
+        for name, value in call.query.items():
+            assert name in documented, f"{where}: query parameter {name} is not documented"
+            if call.status == 200:
+                schema = documented[name]["schema"]
+                typed: Any = int(value) if resolve(document, schema).get("type") == "integer" else value
+                assert check(document, schema, typed) == [], f"{where}: {name}={value}"
         client.session.cookie_jar.clear()
         headers = {"Accept": "application/json"}
         if call.role is not None:
