@@ -21,11 +21,15 @@ from callcenter.errors import CallcenterError, ValidationError
 from callcenter.storage.audit import record_audit
 
 __all__ = [
+    "FLOW_NAME",
+    "MAX_SOURCE_CHARS",
     "FlowDraft",
     "FlowSummary",
     "FlowVersion",
     "FlowVersionNotFound",
+    "active_pointers",
     "active_versions",
+    "check_name",
     "delete_draft",
     "get_draft",
     "get_version",

@@ -10,10 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter.config import PathSettings, Settings
 from callcenter.services.flows import FlowService, load_flow_setup
 from callcenter.storage.audit import fetch_audit
 from callcenter.storage.users import Role
 from callcenter.web import flows_api
+from callcenter.web.keys import SETTINGS
 from tests.integration.test_auth_support import add_user, make_app, sign_in
 from tests.unit.test_flows_preview import TINY
 
@@ -182,3 +184,32 @@ async def test_editor_page_and_assets_are_for_admins(app: web.Application) -> No
         script = await client.get("/static/flows/flows.js")
         assert script.status == 200 and script.content_type == "text/javascript"
         assert (await client.get("/static/flows/secret.py")).status == 404
+
+
+async def test_setup_without_a_service_starts_one_from_the_settings(db_pool: Any, tmp_path: Path) -> None:
+    """``setup(app)`` alone runs a FlowService over ``paths.flows_dir`` with the app, and no route crashes."""
+    await db_pool.execute("TRUNCATE flow_active, flow_versions, flow_drafts, flow_file_imports")
+    await db_pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+    await add_user(db_pool, "boss", Role.ADMIN)
+    flows_dir = tmp_path / "flows"
+    flows_dir.mkdir()
+    (flows_dir / "tiny.yaml").write_text(TINY, encoding="utf-8")
+    app = make_app(db_pool)
+    app[SETTINGS] = Settings(
+        paths=PathSettings(flows_dir=flows_dir, queue_dir=REPO_ROOT / "queue", sounds_dir=tmp_path / "sounds")
+    )
+    flows_api.setup(app)
+    async with TestClient(TestServer(app)) as client:
+        headers = {"X-CSRF-Token": await sign_in(client, "boss"), "Accept": "application/json"}
+        listing = await (await client.get("/api/admin/flows")).json()
+        assert [f["name"] for f in listing["flows"]] == ["tiny"]
+        assert flows_api.flow_service(app).get("tiny") is not None
+        for route in app.router.routes():
+            info = route.get_info()
+            path = str(info.get("path") or info.get("formatter", ""))
+            if not path.startswith(("/api/admin/flows", "/admin/flows", "/static/flows")):
+                continue
+            response = await client.request(route.method, path.replace("{name}", "tiny"), headers=headers)
+            assert response.status < 500, f"{route.method} {path}: {response.status}"
+    with pytest.raises(web.HTTPServiceUnavailable):
+        flows_api.flow_service(app)
