@@ -118,8 +118,8 @@ _COLUMNS = (
 # and kept when its appeal (linked, or found by the call's linkedid) is under a legal hold.
 _EXPIRED = """
     r.deleted_at IS NULL AND r.status <> 'recording'
-    AND r.started_at < $1 - make_interval(days => COALESCE(
-        (SELECT q.days FROM recording_retention q WHERE q.queue = r.queue), $2))
+    AND r.started_at < $1::timestamptz - make_interval(days => COALESCE(
+        (SELECT q.days FROM recording_retention q WHERE q.queue = r.queue), $2::integer))
 """
 _HELD = """
     EXISTS (SELECT 1 FROM appeal_legal_holds h
@@ -133,6 +133,11 @@ class RecordingRepository:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+
+    @property
+    def pool(self) -> Any:
+        """The pool, for writing audit entries beside the recordings."""
+        return self._pool
 
     # -- capture ---------------------------------------------------------------------------
 
