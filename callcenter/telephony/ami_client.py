@@ -240,7 +240,8 @@ class AmiClient(AmiCommands):
     async def wait_ready(self, timeout_s: float | None = None) -> None:
         """Wait until logged in; raises :class:`AmiTimeout` after ``timeout_s`` seconds."""
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._ready.wait()
         except TimeoutError:
             raise AmiTimeout("login", timeout_s or 0.0) from None
 
@@ -261,11 +262,15 @@ class AmiClient(AmiCommands):
         if protocol is not None and self._ready.is_set():
             with contextlib.suppress(AmiError, OSError):
                 await self._request(protocol, "Logoff", {}, timeout_s=1.0)
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
+        task, self._supervisor = self._supervisor, None
+        if task is not None:
+            # Cancel until it is really gone: a cancellation can be absorbed by code racing it
+            # (a reply completing at the same moment), and close() must not hang on that.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=1.0)
+            if not task.cancelled() and task.exception() is not None:
+                log.error("ami_supervisor_failed", error=str(task.exception()))
         if self._protocol is not None:
             self._protocol.abort()
             self._protocol = None
@@ -317,7 +322,8 @@ class AmiClient(AmiCommands):
         if self._closing:
             raise AmiNotConnected(f"AMI client closed; cannot send {action}")
         try:
-            await asyncio.wait_for(self._ready.wait(), limit)
+            async with asyncio.timeout(limit):
+                await self._ready.wait()
         except TimeoutError:
             raise AmiTimeout(action, limit) from None
         protocol = self._protocol
@@ -353,7 +359,10 @@ class AmiClient(AmiCommands):
         pending = PendingAction(action, new_action_id(), wait_event=wait_event, on_done=finished)
         protocol.send(pending, render_action(action, pending.action_id, headers))
         try:
-            return await asyncio.wait_for(future, timeout_s)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races with the reply, which left the keep-alive loop running after close().
+            async with asyncio.timeout(timeout_s):
+                return await future
         except TimeoutError:
             raise AmiTimeout(action, timeout_s) from None
         finally:
@@ -391,12 +400,12 @@ class AmiClient(AmiCommands):
         """Run one connection until it dies; True if it got logged in."""
         s = self.settings
         loop = asyncio.get_running_loop()
-        _, protocol = await asyncio.wait_for(
-            loop.create_connection(lambda: _Protocol(self), s.host, s.port), s.connect_timeout
-        )
+        async with asyncio.timeout(s.connect_timeout):
+            _, protocol = await loop.create_connection(lambda: _Protocol(self), s.host, s.port)
         self._protocol = protocol
         try:
-            version = await asyncio.wait_for(asyncio.shield(protocol.greeting), s.connect_timeout)
+            async with asyncio.timeout(s.connect_timeout):
+                version = await asyncio.shield(protocol.greeting)
             await self._login(protocol)
             log.info("ami_logged_in", host=s.host, port=s.port, version=version, session=self.sessions)
             self._ready.set()
