@@ -151,3 +151,13 @@ def test_resync_devices_replaces_states() -> None:
     )
     assert tracker.devices == {"PJSIP/201": "NOT_INUSE", "PJSIP/202": "RINGING"}
     assert DeviceChanged("PJSIP/201", "NOT_INUSE", "INUSE") in report.changes
+
+
+def test_linkedid_change_moves_the_leg() -> None:
+    """A leg whose Linkedid changes moves to the new call; an emptied old call is reported ended."""
+    tracker = CallTracker()
+    tracker.apply(Newstate(_snap("1.1", "1.1")))
+    tracker.apply(Newstate(_snap("2.1", "2.1", name="PJSIP/201-2")))
+    changes = tracker.apply(Newstate(_snap("2.1", "1.1", name="PJSIP/201-2")))
+    assert CallEnded("2.1") in changes
+    assert tracker.calls == {"1.1": frozenset({"1.1", "2.1"})}
