@@ -26,6 +26,7 @@ made them.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import time
 from collections.abc import Callable, Mapping
@@ -43,7 +44,7 @@ from callcenter.acd.model import (
     CallerMoved,
     Decision,
 )
-from callcenter.acd.router import AcdState
+from callcenter.acd.router import KYIV, AcdState
 from callcenter.bus import EventBus
 from callcenter.errors import CallcenterError, ValidationError
 from callcenter.logs import get_logger, mask_phone
@@ -54,7 +55,14 @@ from callcenter.services.live_events import (
     CallOffered,
     CallQueued,
 )
-from callcenter.telephony.events import AmiEvent, DeviceStateChange, DialEnd, Hangup, OriginateResponse
+from callcenter.telephony.events import (
+    AmiEvent,
+    DevicesResync,
+    DeviceStateChange,
+    DialEnd,
+    Hangup,
+    OriginateResponse,
+)
 
 __all__ = [
     "CALLBACK_CONTEXT",
@@ -197,6 +205,7 @@ class AcdService:
         self.device_states: dict[str, str] = {}
         self._legs: dict[str, _CallbackLeg] = {}
         self._leg_ids = itertools.count(1)
+        self._day: dt.date | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -251,9 +260,20 @@ class AcdService:
             else:
                 await asyncio.sleep(0)  # never starve the loop, whatever the timers say
             try:
-                self.apply(self.state.tick(self.clock()))
+                self.tick()
             except Exception:  # a bug must not stop every later timer
                 log.exception("acd_tick_failed")
+
+    def tick(self) -> None:
+        """Fire due timers; at local midnight start a new day's counters (calls today, queue figures)."""
+        now = self.clock()
+        day = dt.datetime.fromtimestamp(now, KYIV).date()
+        if self._day is None:
+            self._day = day
+        elif day != self._day:
+            self._day = day
+            self.apply(self.state.reset_daily_counters(now))
+        self.apply(self.state.tick(now))
 
     # ---- decisions ----------------------------------------------------------------------------
 
@@ -495,6 +515,9 @@ class AcdService:
         """Device states of agents' phones, and the progress of rings and callback legs."""
         if isinstance(event, DeviceStateChange):
             self._device_state(event.device, event.state)
+        elif isinstance(event, DevicesResync):  # after every (re)connection: the whole picture
+            for device in event.devices:
+                self._device_state(device.device, device.state)
         elif isinstance(event, DialEnd) and event.channel is not None:
             leg = self._legs.get(event.channel.uniqueid)
             if leg is not None and not leg.dial_status.done():

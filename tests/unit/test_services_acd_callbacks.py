@@ -195,3 +195,23 @@ def test_edited_file_applies_and_a_bad_one_is_refused(tmp_path: Path) -> None:
     assert service.state.config.queues["general"].ring_timeout_s == 25
     assert store.last_errors == []
     assert service.state.position("c2") == 1  # c1 is ringing op2, c2 still first in line
+
+
+def test_calls_today_start_again_at_kyiv_midnight() -> None:
+    """The timer's tick resets agents' calls today and the queue figures when the Kyiv date changes."""
+    import datetime as dt
+
+    from tests.unit.test_services_acd_support import KYIV
+
+    clock = FakeClock(dt.datetime(2026, 11, 24, 23, 59, 0, tzinfo=KYIV).timestamp())
+    service, _ = make_service(clock)
+    service.login("op1")
+    slot = service.join("c1", "general", OfferInfo("c1", "c1", None, "uk", None))
+    service.ring_result(slot, "op1", "ANSWER")
+    service.tick()
+    op1 = next(a for a in service.snapshot()["agents"] if a["agent_id"] == "op1")
+    assert op1["calls_today"] == 1 and service.snapshot()["queues"]["general"].answered == 1
+    clock.t += 90
+    service.tick()
+    op1 = next(a for a in service.snapshot()["agents"] if a["agent_id"] == "op1")
+    assert op1["calls_today"] == 0 and service.snapshot()["queues"]["general"].answered == 0

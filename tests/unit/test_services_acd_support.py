@@ -14,7 +14,7 @@ from callcenter.acd.loader import LoadedAcd, load_acd_config
 from callcenter.bus import EventBus, Subscription
 from callcenter.ivr.commands import Queue
 from callcenter.ivr.engine import CallInfo
-from callcenter.services.acd import AcdService, AcdSettings
+from callcenter.services.acd import AcdService, AcdSettings, AmiPort
 from callcenter.telephony.agi_errors import ChannelHungUp
 from callcenter.telephony.agi_protocol import AgiEnvironment, parse_environment
 from callcenter.telephony.agi_session import DigitsResult, PlaybackResult, RecordResult
@@ -76,7 +76,10 @@ class FakeClock:
 
 
 def make_service(
-    clock: FakeClock, ami: FakeAmi | None = None, files: Mapping[str, str] = FILES, **settings: object
+    clock: Callable[[], float],
+    ami: AmiPort | None = None,
+    files: Mapping[str, str] = FILES,
+    **settings: object,
 ) -> tuple[AcdService, Subscription]:
     """A service on the test configuration, and a subscription to everything it publishes."""
     bus = EventBus()
