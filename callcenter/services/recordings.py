@@ -316,6 +316,7 @@ class RecordingService:
     #: Counts by event for the metrics: ``started``, ``skipped_disk``, ``skipped_error``, and
     #: ``finished_<status>``.
     counts: dict[str, int] = field(default_factory=dict)
+    _pending: set[asyncio.Task[list[Recording]]] = field(default_factory=set, init=False, repr=False)
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -400,6 +401,22 @@ class RecordingService:
             if finished is not None:
                 done.append(finished)
         return done
+
+    def schedule_finish(self, linkedid: str, at: datetime) -> asyncio.Task[list[Recording]]:
+        """``finish`` in a background task, so the call's session need not wait for the file.
+
+        MixMonitor closes the file only once the channel is gone, which is after the call's
+        flow has ended; ``drain`` awaits the tasks still running (on shutdown, in tests).
+        """
+        task = asyncio.get_running_loop().create_task(self.finish(linkedid, at))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for every scheduled ``finish`` to end."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def finish_stale(self, now: datetime, *, older_than: timedelta = timedelta(hours=6)) -> int:
         """Finish recordings left running by calls this process lost (a restart); returns how many."""

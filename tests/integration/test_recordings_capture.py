@@ -221,3 +221,24 @@ async def test_stale_running_recordings_are_finished(
     assert await service.finish_stale(AT) >= 1
     [row] = await service.repository.for_call(linkedid)
     assert row.status is RecordingStatus.MISSING and row.flagged
+
+
+async def test_scheduled_finish_waits_for_the_file_to_be_closed(
+    make_service: Callable[..., RecordingService], db_pool: Any, tmp_path: Path
+) -> None:
+    """A file MixMonitor writes a moment after the call ended is still found by the scheduled finish."""
+    import asyncio
+
+    service = make_service()
+    service.file_wait_s = 2.0
+    linkedid = new_linkedid()
+    await answered_call(db_pool, linkedid)
+    started = await service.start_recording(FakeSession(), linkedid, AT)
+    assert started is not None
+    task = service.schedule_finish(linkedid, AT + timedelta(minutes=1))
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    await asyncio.to_thread(write_wav, tmp_path / started.relpath, 1.0)
+    await service.drain()
+    [row] = task.result()
+    assert row.status is RecordingStatus.OK and row.duration_ms == 1000
