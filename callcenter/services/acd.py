@@ -42,6 +42,7 @@ from callcenter.acd.model import (
     CallbackGaveUp,
     CallerLeft,
     CallerMoved,
+    CancelRing,
     Decision,
 )
 from callcenter.acd.router import KYIV, AcdState
@@ -59,6 +60,7 @@ from callcenter.telephony.events import (
     AmiEvent,
     DevicesResync,
     DeviceStateChange,
+    DialBegin,
     DialEnd,
     Hangup,
     OriginateResponse,
@@ -110,6 +112,8 @@ class AmiPort(Protocol):
         channel_id: str | None = None,
     ) -> OriginateResponse: ...
 
+    async def hangup(self, channel: str, cause: int | None = None) -> None: ...
+
     def add_listener(self, listener: Callable[[AmiEvent], object]) -> Callable[[], None]: ...
 
 
@@ -155,8 +159,10 @@ class CallerSlot:
     info: OfferInfo
     inbox: list[Decision] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    #: the agent whose ring is in progress, and whether AMI already saw it answered
+    #: the agent whose ring is in progress, its channel (AMI DialBegin), and whether AMI
+    #: already saw it answered
     ringing: str | None = None
+    agent_channel: str | None = None
     connected: bool = False
     callback: bool = False
     contact: str | None = None
@@ -283,13 +289,20 @@ class AcdService:
             self.bus.publish(TOPIC_ACD, decision)
             slot = self.slots.get(getattr(decision, "call_id", ""))
             if isinstance(decision, Assignment):
+                if slot is not None:
+                    slot.ringing, slot.agent_channel = decision.agent_id, None
                 if decision.is_callback:
                     self._spawn(self._run_callback(decision))
                 elif slot is not None:
-                    slot.ringing = decision.agent_id
                     slot.push(decision)
                 else:  # the session is gone without telling us: free the agent
                     self.apply(self.state.caller_abandons(decision.call_id, self.clock()))
+            elif isinstance(decision, CancelRing) and slot is not None and slot.ringing == decision.agent_id:
+                # The agent logged out while its phone rang: stop that ring, the caller is back
+                # in its place (the core already re-queued it).
+                slot.ringing = None
+                if decision.reason != "caller_left" and slot.agent_channel and self.ami is not None:
+                    self._spawn(self._hang_up(slot.agent_channel))
             elif isinstance(decision, CallerMoved) and slot is not None:
                 slot.queue = decision.to_queue
             elif isinstance(decision, CallerLeft | CallbackGaveUp) and slot is not None:
@@ -298,6 +311,13 @@ class AcdService:
                 else:
                     slot.push(decision)
         self._wake.set()
+
+    async def _hang_up(self, channel: str) -> None:
+        assert self.ami is not None
+        try:
+            await self.ami.hangup(channel)
+        except CallcenterError as exc:  # already gone: nothing to stop
+            log.info("acd_hangup_failed", channel=channel, error=str(exc))
 
     def _spawn(self, coro: Any) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
@@ -374,6 +394,12 @@ class AcdService:
     def ring_result(self, slot: CallerSlot, agent_id: str, dial_status: str) -> None:
         """The Dial to the agent returned with ``dial_status``; ANSWER means the call is over now."""
         now = self.clock()
+        if slot.ringing != agent_id:
+            # The ring was cancelled (the agent logged out) and the core moved on; if the agent
+            # answered anyway the caller was served, so it leaves the queue.
+            if dial_status == "ANSWER":
+                self.leave(slot.call_id)
+            return
         slot.ringing = None
         if dial_status == "ANSWER":
             if not slot.connected:
@@ -487,17 +513,24 @@ class AcdService:
                 )
             except CallcenterError as exc:
                 bound.warning("acd_callback_originate_failed", error=str(exc))
+                slot.ringing = None
                 self.apply(self.state.callback_failed(call_id, self.clock()))
                 return
             if not response.success:
                 bound.info("acd_callback_agent_no_answer", reason=response.reason)
-                self.apply(self.state.ring_no_answer(call_id, self.clock()))
+                if slot.ringing == agent_id:
+                    slot.ringing = None
+                    self.apply(self.state.ring_no_answer(call_id, self.clock()))
+                return
+            if slot.ringing != agent_id:  # cancelled while the agent's phone rang (logged out)
+                await self._hang_up(response.channel)
                 return
             bound.info("acd_callback_dialling", contact=mask_phone(contact))
             try:
                 status = await asyncio.wait_for(leg.dial_status, self.settings.callback_dial_timeout_s)
             except TimeoutError:
                 status = "TIMEOUT"
+            slot.ringing = None
             if status != "ANSWER":
                 bound.info("acd_callback_citizen_no_answer", status=status)
                 self.apply(self.state.callback_failed(call_id, self.clock()))
@@ -518,14 +551,23 @@ class AcdService:
         elif isinstance(event, DevicesResync):  # after every (re)connection: the whole picture
             for device in event.devices:
                 self._device_state(device.device, device.state)
+        elif isinstance(event, DialBegin) and event.channel is not None:
+            slot = self.slots.get(event.channel.uniqueid)
+            if slot is not None and slot.ringing is not None:
+                slot.agent_channel = event.dest.channel
         elif isinstance(event, DialEnd) and event.channel is not None:
             leg = self._legs.get(event.channel.uniqueid)
             if leg is not None and not leg.dial_status.done():
                 leg.dial_status.set_result(event.dial_status)
             slot = self.slots.get(event.channel.uniqueid)
-            if slot is not None and slot.ringing is not None and event.dial_status == "ANSWER":
-                if not slot.connected:
-                    self._connected(slot, slot.ringing, self.clock())
+            if (
+                slot is not None
+                and slot.ringing is not None
+                and event.dial_status == "ANSWER"
+                and not slot.connected
+                and event.dest.channel.startswith(self.agent_device(slot.ringing) + "-")
+            ):
+                self._connected(slot, slot.ringing, self.clock())
         elif isinstance(event, Hangup):
             leg = self._legs.get(event.channel.uniqueid)
             if leg is not None:

@@ -18,7 +18,14 @@ from callcenter.services.acd import AcdService, AcdSettings, AmiPort
 from callcenter.telephony.agi_errors import ChannelHungUp
 from callcenter.telephony.agi_protocol import AgiEnvironment, parse_environment
 from callcenter.telephony.agi_session import DigitsResult, PlaybackResult, RecordResult
-from callcenter.telephony.events import AmiEvent, ChannelSnapshot, DialEnd, Hangup, OriginateResponse
+from callcenter.telephony.events import (
+    AmiEvent,
+    ChannelSnapshot,
+    DialBegin,
+    DialEnd,
+    Hangup,
+    OriginateResponse,
+)
 
 KYIV = ZoneInfo("Europe/Kyiv")
 #: Tuesday 2026-11-24 10:00 in Kyiv: the office schedule is open.
@@ -258,6 +265,10 @@ def dial_end(uniqueid: str, status: str) -> DialEnd:
     )
 
 
+def dial_begin(uniqueid: str, dest_channel: str) -> DialBegin:
+    return DialBegin(channel=snapshot(uniqueid), dest=snapshot("dest-1", dest_channel), dial_string="op1")
+
+
 def hangup_event(uniqueid: str) -> Hangup:
     return Hangup(channel=snapshot(uniqueid), cause=16, cause_txt="Normal Clearing", tech_cause=None)
 
@@ -270,6 +281,7 @@ class FakeAmi:
     originated: list[dict[str, object]] = field(default_factory=list)
     listeners: list[Callable[[AmiEvent], object]] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    hung_up: list[str] = field(default_factory=list)
 
     async def originate_and_wait(
         self,
@@ -307,6 +319,9 @@ class FakeAmi:
             caller_num=None,
             caller_name=None,
         )
+
+    async def hangup(self, channel: str, cause: int | None = None) -> None:
+        self.hung_up.append(channel)
 
     def add_listener(self, listener: Callable[[AmiEvent], object]) -> Callable[[], None]:
         self.listeners.append(listener)

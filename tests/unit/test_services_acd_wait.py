@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+
 import pytest
 
 from callcenter.acd.model import AgentState, CallerLeft
@@ -11,9 +14,12 @@ from callcenter.services.queue_wait import QueueWait, WaitPrompts
 from callcenter.telephony.agi_errors import ChannelHungUp
 from tests.unit.test_services_acd_support import (
     SUNDAY_10,
+    FakeAmi,
     FakeClock,
     FakeSession,
     call_info,
+    dial_begin,
+    dial_end,
     hang_up,
     make_service,
     published,
@@ -251,3 +257,52 @@ async def test_chanunavail_pauses_the_agent_and_the_caller_waits_on() -> None:
     assert targets == ["PJSIP/op1", "PJSIP/op2"]
     assert (result.status, result.agent) == ("answered", "op2")
     assert service.state.agent_state("op1") is AgentState.PAUSED
+
+
+async def test_agent_logging_out_during_the_ring_hands_the_caller_to_the_next_agent() -> None:
+    """The ringing leg of an agent who logs out is hung up over AMI; the caller keeps its place and rings op2."""
+    clock = FakeClock()
+    ami = FakeAmi()
+    service, _ = make_service(clock, ami=ami)
+    targets: list[str] = []
+
+    def on_dial(session: FakeSession, target: str) -> None:
+        targets.append(target)
+        if len(targets) == 1:
+            ami.emit(dial_begin(session.env.uniqueid, "PJSIP/op1-00000007"))
+            service.logout("op1")
+            service.login("op2")
+
+    async with service:
+        service.login("op1")
+        session = FakeSession(clock, dial=["NOANSWER", "ANSWER"], on_dial=on_dial)
+        result = await QueueWait(service)(session, queue_command(), call_info())
+        await asyncio.sleep(0)
+    assert targets == ["PJSIP/op1", "PJSIP/op2"]
+    assert (result.status, result.agent) == ("answered", "op2")
+    assert ami.hung_up == ["PJSIP/op1-00000007"]
+    assert service.state.agent_state("op1") is AgentState.LOGGED_OUT
+    assert service.state.agents(clock())[0].calls_taken == 0
+
+
+async def test_answer_seen_on_ami_connects_before_dial_returns() -> None:
+    """DialEnd ANSWER from the agent's channel publishes CallConnected while the conversation goes on."""
+    clock = FakeClock()
+    ami = FakeAmi()
+    service, sub = make_service(clock, ami=ami)
+    states: list[AgentState] = []
+
+    def on_dial(session: FakeSession, target: str) -> None:
+        uniqueid = session.env.uniqueid
+        ami.emit(dial_begin(uniqueid, "PJSIP/op1-00000009"))
+        end = dial_end(uniqueid, "ANSWER")
+        ami.emit(dataclasses.replace(end, dest=dataclasses.replace(end.dest, channel="PJSIP/op1-00000009")))
+        states.append(service.state.agent_state("op1"))
+
+    async with service:
+        service.login("op1")
+        session = FakeSession(clock, dial=["ANSWER"], on_dial=on_dial)
+        result = await QueueWait(service)(session, queue_command(), call_info())
+    assert result.status == "answered"
+    assert states == [AgentState.ON_CALL]
+    assert len([e for e in published(sub) if isinstance(e, CallConnected)]) == 1
