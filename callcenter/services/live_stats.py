@@ -177,6 +177,8 @@ class LiveStats:
         self._task: asyncio.Task[None] | None = None
         self._subscription: Subscription | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
+        #: wall time the oldest event not yet sent to clients was taken in (for lag figures)
+        self._pending_since: float | None = None
         self._last_flush = 0.0
         self._sent: dict[str, Any] = {}
         self._seq = 0
@@ -326,8 +328,19 @@ class LiveStats:
             waiting, longest = len(entered), (now - min(entered)) if entered else 0.0
             callbacks, staffed, available = 0, None, None
         title = ""
+        callers: list[dict[str, Any]] = []
         if self.acd is not None and name in self.acd.state.config.queues:
             title = self.acd.state.config.queues[name].title
+            # Who waits, for the move / priority controls (ids only: no numbers on a wall).
+            callers = [
+                {
+                    "call_id": c.call_id,
+                    "since": round(now - c.waited_s, 0),
+                    "priority": c.priority,
+                    "position": c.position,
+                }
+                for c in self.acd.state.waiting(name, now)
+            ]
         return {
             "name": name,
             "title": title or name,
@@ -335,6 +348,7 @@ class LiveStats:
             # Sent as an instant so the number can be counted up by the page, not re-sent.
             "oldest_since": round(now - longest, 1) if waiting else None,
             "callbacks_pending": callbacks,
+            "callers": callers,
             "agents_staffed": staffed,
             "agents_available": available,
             "offered": counters.offered,
@@ -440,13 +454,14 @@ class LiveStats:
         self._flush_handle = None
         at = self.clock()
         self._last_flush = time.monotonic()
+        pending_since, self._pending_since = self._pending_since, None
         state = self.state(at)
         changes = state_diff(self._sent, state)
         self._sent = state
         if not changes:
             return None
         self._seq += 1
-        message = {"type": "update", "seq": self._seq, "at": at, **changes}
+        message = {"type": "update", "seq": self._seq, "at": at, "event_at": pending_since, **changes}
         text = json.dumps(message)
         for client in tuple(self._clients):
             client.offer(text)
@@ -504,6 +519,8 @@ class LiveStats:
             except TimeoutError:
                 self._schedule_flush()
                 continue
+            if self._pending_since is None:
+                self._pending_since = time.time()
             batch = [first]
             while (item := subscription.get_nowait()) is not None:
                 batch.append(item)

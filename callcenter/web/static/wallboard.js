@@ -1,0 +1,146 @@
+// The wallboard: the full state on connect, then updates with only what changed.
+"use strict";
+(function () {
+  const STATES = { available: "вільний", ringing: "дзвінок", on_call: "розмова", wrap_up: "обробка",
+    paused: "пауза", logged_out: "не в системі" };
+  let board = { queues: {}, agents: {}, alerts: [] };
+  let skew = 0; // server clock minus ours, so counted-up times match the server's
+  let socket = null;
+
+  const $ = (id) => document.getElementById(id);
+  const now = () => Date.now() / 1000 + skew;
+  const el = (tag, attrs, text) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const pct = (x) => (x === null || x === undefined ? "—" : Math.round(x * 100) + "%");
+  const secs = (x) => (x === null || x === undefined ? "—" : Math.round(x) + " с");
+  const mmss = (s) => {
+    s = Math.max(0, Math.floor(s));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  };
+  const csrf = () => {
+    const m = document.cookie.match(/(?:^|; )cc_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  };
+
+  async function act(path, body, done) {
+    const r = await fetch(path, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify(body || {}) });
+    const data = await r.json().catch(() => ({}));
+    $("message").textContent = r.ok ? done : "Помилка: " + (data.message || r.status);
+  }
+
+  function alertText(a) {
+    if (a.kind === "service_level")
+      return `${a.queue}: рівень обслуговування ${pct(a.value)} нижче цілі ${pct(a.threshold)}`;
+    return `${a.queue}: очікування ${mmss(now() - a.since)} довше за ${mmss(a.threshold)}`;
+  }
+
+  function renderAlerts() {
+    const box = $("alerts");
+    box.replaceChildren(...board.alerts.map((a) => el("strong", { class: "alert", role: "alert" }, alertText(a))));
+  }
+
+  function renderQueues() {
+    const rows = Object.values(board.queues).map((q) => {
+      const tr = el("tr", { "data-queue": q.name });
+      const low = q.sl_goal !== null && q.service_level !== null && q.service_level < q.sl_goal;
+      const cells = [
+        [q.title, "name"], [String(q.waiting), "waiting"],
+        [q.oldest_since === null ? "—" : mmss(now() - q.oldest_since), "longest"],
+        [pct(q.service_level) + (low ? " нижче цілі" : ""), "sl"],
+        [String(q.offered), "offered"], [String(q.answered), "answered"], [String(q.abandoned), "abandoned"],
+        [secs(q.asa_s), "asa"], [secs(q.aht_s), "aht"], [String(q.callbacks_pending), "callbacks"],
+      ];
+      for (const [text, key] of cells) {
+        const td = el("td", { "data-field": key }, text);
+        if (key === "sl" && q.service_level !== null) td.className = low ? "bad" : "good";
+        tr.append(td);
+      }
+      return tr;
+    });
+    $("queues").tBodies[0].replaceChildren(...rows);
+    const callers = [];
+    for (const q of Object.values(board.queues)) {
+      for (const c of q.callers || []) {
+        const li = el("li", { "data-call": c.call_id }, `${q.title} №${c.position ?? "—"} · ${mmss(now() - c.since)} · пріоритет ${c.priority}`);
+        const others = Object.keys(board.queues).filter((n) => n !== q.name);
+        for (const other of others) {
+          const b = el("button", {}, "→ " + other);
+          b.onclick = () => act("/api/supervise/move", { call_id: c.call_id, queue: other }, "Переведено");
+          li.append(b);
+        }
+        const up = el("button", {}, "Пріоритет +1");
+        up.onclick = () => act("/api/supervise/priority", { call_id: c.call_id, priority: c.priority + 1 }, "Пріоритет змінено");
+        li.append(up);
+        callers.push(li);
+      }
+    }
+    $("callers").replaceChildren(...callers);
+  }
+
+  function renderAgents() {
+    const items = Object.values(board.agents).map((a) => {
+      const li = el("li", { class: "state-" + a.state, "data-agent": a.agent_id });
+      li.append(el("span", { class: "name" }, a.name));
+      const label = (STATES[a.state] || a.state) + (a.reason ? " (" + a.reason + ")" : "");
+      li.append(el("span", { class: "state" }, `${label} ${mmss(now() - a.since)}`));
+      li.append(el("span", { class: "calls" }, `дзвінків: ${a.calls_today}`));
+      if (a.state === "on_call") {
+        for (const [mode, text] of [["listen", "Слухати"], ["whisper", "Підказати"], ["barge", "Втрутитись"]]) {
+          const b = el("button", {}, text);
+          b.onclick = () => act("/api/supervise/" + mode, { agent_id: a.agent_id }, "Телефон дзвонить");
+          li.append(b);
+        }
+      }
+      if (a.state !== "logged_out") {
+        const p = el("button", {}, "Пауза");
+        p.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/pause`, { reason: "meeting" }, "Паузу поставлено");
+        const o = el("button", {}, "Вийти");
+        o.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/logout`, {}, "Вихід");
+        li.append(p, o);
+      }
+      return li;
+    });
+    $("agents").replaceChildren(...items);
+  }
+
+  function render() { renderAlerts(); renderQueues(); renderAgents(); }
+
+  function apply(msg) {
+    if (typeof msg.at === "number") skew = msg.at - Date.now() / 1000;
+    if (msg.type === "state") {
+      board = { queues: msg.queues, agents: msg.agents, alerts: msg.alerts };
+    } else if (msg.type === "update") {
+      Object.assign(board.queues, msg.queues || {});
+      Object.assign(board.agents, msg.agents || {});
+      for (const id of msg.removed_agents || []) delete board.agents[id];
+      for (const id of msg.removed_queues || []) delete board.queues[id];
+      if (msg.alerts) board.alerts = msg.alerts;
+    }
+    document.body.dataset.seq = String(msg.seq);
+    render();
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(`${scheme}//${location.host}/ws/wallboard`);
+    socket.onopen = () => { $("link").textContent = "На зв'язку"; $("link").className = "link-up"; };
+    socket.onmessage = (e) => apply(JSON.parse(e.data));
+    socket.onclose = () => {
+      $("link").textContent = "Немає зв'язку"; $("link").className = "link-down";
+      setTimeout(connect, 2000);
+    };
+  }
+
+  // Waits and times in state count up here, between updates.
+  setInterval(() => {
+    $("clock").textContent = new Date(now() * 1000).toLocaleTimeString("uk-UA", { timeZone: "Europe/Kyiv" });
+    render();
+  }, 1000);
+  connect();
+})();
