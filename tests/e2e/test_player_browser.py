@@ -1,0 +1,187 @@
+"""The recording player in a real browser (Debian's Chromium): it loads, and seeking uses HTTP ranges.
+
+The app (real auth, the recordings API) runs in a thread with its own loop and pool. A host page
+that embeds the player the way the desk or the wallboard will is served by Playwright's routing
+at the app's own origin, so the page's requests carry the session cookie like a real page's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import wave
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import Page, Request, Route, sync_playwright
+
+from callcenter.appeals.calls import AgentAnswered, EnteredQueue
+from callcenter.services.recordings import recording_relpath
+from callcenter.services.retention import RetentionJob
+from callcenter.storage.appeals import AppealRepository
+from callcenter.storage.recordings import RecordingRepository, RecordingStatus
+from callcenter.storage.users import Role
+from callcenter.web import recordings_api
+from tests.conftest import TestDatabase
+from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.integration.test_auth_support import PASSWORD, add_user, make_app
+
+pytestmark = pytest.mark.browser
+
+LINKEDID = "1764000123.5"
+#: Long enough (about 19 MB) that the browser cannot have it all buffered when asked to seek.
+SECONDS = 1200.0
+SEEK_TO = 1100.0
+HOST_PAGE = f"""<!doctype html><html lang="uk"><head><meta charset="utf-8">
+<link rel="stylesheet" href="/static/recordings/player.css"></head>
+<body><div class="cc-recordings" data-linkedid="{LINKEDID}"></div>
+<script src="/static/recordings/player.js"></script></body></html>"""
+
+
+def write_wav(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\x10\x00\xf0\xff" * int(SECONDS * 4000))
+
+
+class AppThread:
+    """The app with the recordings API, served from a thread of its own."""
+
+    def __init__(self, database: TestDatabase, root: Path) -> None:
+        self.database, self.root = database, root
+        self.port = free_port()
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.thread = threading.Thread(target=asyncio.run, args=(self.main(),), daemon=True)
+
+    async def main(self) -> None:
+        runner: web.AppRunner | None = None
+        pool: Any = None
+        try:
+            pool = await self.database.pool(min_size=1, max_size=5)
+            await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+            await add_user(pool, "op101", Role.AGENT)
+            now = datetime.now(UTC)
+            appeals = AppealRepository(pool)
+            await appeals.open_for_call(LINKEDID, caller=None, dnid=None, arrived_at=now)
+            await appeals.apply_call_progress(EnteredQueue(LINKEDID, "general", now))
+            await appeals.apply_call_progress(AgentAnswered(LINKEDID, "op101", now))
+            repo = RecordingRepository(pool)
+            row = await repo.start(
+                LINKEDID, lambda leg: recording_relpath(LINKEDID, now, leg), started_at=now
+            )
+            write_wav(self.root / row.path)
+            await repo.complete(
+                row.id, status=RecordingStatus.OK, ended_at=now, size=(self.root / row.path).stat().st_size,
+                duration_ms=int(SECONDS * 1000), sha256="b" * 64, problem=None, appeal_id=None,
+                queue="general", agent="op101",
+            )  # fmt: skip
+            app = make_app(pool)
+            job = RetentionJob(repo, self.root, clock=lambda: datetime.now(UTC))
+            recordings_api.setup(app, recordings_api.RecordingsApi(repo, appeals, self.root, job))
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self.loop = asyncio.get_running_loop()
+            self.stop_event = asyncio.Event()
+            self.ready.set()
+            await self.stop_event.wait()
+        except BaseException as exc:  # handed to the test thread by start()
+            self.failure = exc
+        finally:
+            self.ready.set()
+            if runner is not None:
+                await runner.cleanup()
+            if pool is not None:
+                await pool.close()
+
+    def start(self) -> str:
+        self.thread.start()
+        assert self.ready.wait(30), "the app did not start"
+        if self.failure is not None:
+            raise self.failure
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(30)
+
+
+@pytest.fixture
+def base_url(test_database: TestDatabase, tmp_path: Path) -> Iterator[str]:
+    server = AppThread(test_database, tmp_path)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--mute-audio"], headless=True
+        )
+        try:
+            yield browser.new_context().new_page()
+        finally:
+            browser.close()
+
+
+def test_player_loads_and_seeks_through_range_requests(base_url: str, page: Page) -> None:
+    """The embedded player shows the call's recording; seeking near the end is served by a Range request."""
+    signed_in = page.request.post(f"{base_url}/api/login", data={"login": "op101", "password": PASSWORD})
+    assert signed_in.status == 200
+    ranges: list[str] = []
+
+    def remember(request: Request) -> None:
+        if "/audio" in request.url:
+            ranges.append(request.all_headers().get("range", ""))
+
+    page.on("request", remember)
+
+    def host(route: Route) -> None:
+        route.fulfill(status=200, content_type="text/html", body=HOST_PAGE)
+
+    page.route(f"{base_url}/player-host", host)
+    page.goto(f"{base_url}/player-host")
+    audio = page.locator("audio.cc-recording__audio")
+    audio.wait_for(state="attached", timeout=10_000)
+    duration = page.evaluate(
+        """() => new Promise((resolve, reject) => {
+             const a = document.querySelector('audio');
+             const done = () => resolve(a.duration);
+             if (a.readyState >= 1) done(); else a.addEventListener('loadedmetadata', done, {once: true});
+             a.addEventListener('error', () => reject(new Error('media error ' + (a.error && a.error.code))));
+           })"""
+    )
+    assert abs(duration - SECONDS) < 0.1
+    position = page.evaluate(
+        """(to) => new Promise((resolve) => {
+             const a = document.querySelector('audio');
+             a.addEventListener('seeked', () => resolve(a.currentTime), {once: true});
+             a.currentTime = to;
+           })""",
+        SEEK_TO,
+    )
+    assert abs(position - SEEK_TO) < 0.1
+    seekable_end = page.evaluate(
+        "() => { const s = document.querySelector('audio').seekable; return s.length ? s.end(0) : 0; }"
+    )
+    assert abs(seekable_end - SECONDS) < 0.1
+    # The seek was served from the middle of the file, not by downloading all of it first.
+    starts = [int(r.removeprefix("bytes=").split("-")[0]) for r in ranges if r.startswith("bytes=")]
+    assert any(start > 1_000_000 for start in starts), ranges
+    assert page.locator(".cc-recording__title").inner_text().endswith("20:00")
+    # The agent who took the call may listen but not download: no download link is shown.
+    assert page.locator(".cc-recording__download").count() == 0
