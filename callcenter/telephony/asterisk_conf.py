@@ -55,7 +55,7 @@ AMI_READ: Mapping[str, str] = {
 #: AMI write classes, with the actions that need each (an action is allowed by any one of its classes).
 AMI_WRITE: Mapping[str, str] = {
     "call": "Hangup, Redirect, Setvar, Getvar, DeviceStateList",
-    "originate": "Originate: callbacks and supervisors' listen-in",
+    "originate": "Originate: callbacks and supervisors' listen-in (Application=ChanSpy)",
     "reporting": "CoreShowChannels: the channel resync after every (re)connect",
 }
 

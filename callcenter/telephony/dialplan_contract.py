@@ -20,8 +20,12 @@ Who uses what:
   citizen through :data:`TRUNK_ENDPOINT`;
 * outside transfers: the IVR's ``transfer`` node dials ``Local/<number>@``:data:`TRANSFER_CONTEXT`
   (:func:`transfer_channel`);
-* supervision: the wallboard originates the supervisor's phone into :data:`SPY_CONTEXT` with the
-  agent id as the extension and :data:`SPY_MODE_VARIABLE` set to one of :data:`SPY_MODES`.
+* supervision: the wallboard (``callcenter.web.wallboard``) originates the supervisor's phone
+  straight into the ChanSpy application (``Application=ChanSpy``, which AMI's ``originate`` class
+  allows; only shell-like applications need ``system``), setting :data:`SPY_MODE_VARIABLE` to one
+  of :data:`SPY_MODES`. :data:`SPY_CONTEXT` does the same from the dialplan, with the agent id as
+  the extension: supervisors' phones reach it by feature code (``*222<agent id>``) when the
+  wallboard is down, and an Originate may target it instead of the application.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ INBOUND_CONTEXT: Final = "from-pstn"
 CALLBACK_CONTEXT: Final = "callback"
 #: The IVR's transfer node dials ``Local/<number>@hotline-transfer``.
 TRANSFER_CONTEXT: Final = "hotline-transfer"
-#: A supervisor's phone is Originated here; the extension is the agent id to listen to.
+#: Listen-in from the dialplan: the extension is the agent id, CC_SPY_MODE the mode.
 SPY_CONTEXT: Final = "supervisor-spy"
 #: Calls placed from agents' phones (each other, feature codes, national numbers).
 AGENT_PHONES_CONTEXT: Final = "agent-phones"
@@ -63,7 +67,7 @@ AGENT_PHONES_CONTEXT: Final = "agent-phones"
 SUPERVISOR_PHONES_CONTEXT: Final = "supervisor-phones"
 
 #: Every context the backend itself sends channels into (checked against the rendered dialplan).
-BACKEND_CONTEXTS: Final = (CALLBACK_CONTEXT, TRANSFER_CONTEXT, SPY_CONTEXT)
+BACKEND_CONTEXTS: Final = (CALLBACK_CONTEXT, TRANSFER_CONTEXT)
 
 #: The app_queue queue of the survival path (backend down or full).
 SURVIVAL_QUEUE: Final = "survival"

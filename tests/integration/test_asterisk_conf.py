@@ -33,6 +33,7 @@ from callcenter.telephony.asterisk_conf import (
     render_asterisk_conf,
 )
 from callcenter.telephony.ivr_driver import IvrServices
+from callcenter.web import wallboard
 from tests.integration.test_asterisk_conf_support import (
     AMI_HOST,
     BACKEND,
@@ -223,14 +224,17 @@ def test_unexpected_number_formats_still_reach_the_hotline(rendered: Path) -> No
 
 
 def test_every_context_the_backend_names_exists(rendered: Path) -> None:
-    """Callback, transfer and spy contexts exist, and the ACD and IVR use the contract's names."""
+    """Callback, transfer and spy contexts exist, and the ACD, IVR and wallboard use the contract's names."""
     plan = dialplan(rendered)
     for context in (
         *contract.BACKEND_CONTEXTS,
+        contract.SPY_CONTEXT,
         contract.AGENT_PHONES_CONTEXT,
         contract.SUPERVISOR_PHONES_CONTEXT,
     ):
         assert context in plan.contexts, context
+    # The wallboard's listen-in modes are the contract's (it sets CC_SPY_MODE to one of them).
+    assert tuple(wallboard.CHANSPY_OPTIONS) == contract.SPY_MODES
     assert acd_service.CALLBACK_CONTEXT == contract.CALLBACK_CONTEXT
     assert acd_service.AcdSettings().callback_context == contract.CALLBACK_CONTEXT
     default_transfer = next(
