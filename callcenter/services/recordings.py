@@ -317,14 +317,20 @@ class RecordingService:
     #: ``finished_<status>``.
     counts: dict[str, int] = field(default_factory=dict)
     _pending: set[asyncio.Task[list[Recording]]] = field(default_factory=set, init=False, repr=False)
+    _pbx_base: PurePosixPath = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Resolved once here: a blocking file system call per call would stall the loop.
+        self._pbx_base = (
+            self.pbx_root if self.pbx_root is not None else PurePosixPath(self.root.resolve().as_posix())
+        )
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def pbx_path(self, relpath: str) -> str:
         """The absolute file name MixMonitor is given."""
-        base = self.pbx_root if self.pbx_root is not None else PurePosixPath(self.root.resolve().as_posix())
-        return str(base.joinpath(*PurePosixPath(relpath).parts))
+        return str(self._pbx_base.joinpath(*PurePosixPath(relpath).parts))
 
     async def start_recording(
         self, session: RecordingSession, linkedid: str, at: datetime
@@ -374,16 +380,14 @@ class RecordingService:
         return RecordingStarted(row.id, linkedid, row.leg, row.path, target, at)
 
     async def _store_skipped(self, linkedid: str, at: datetime, problem: str) -> None:
+        """A flagged row for a call that goes unrecorded, so supervisors see the gap."""
         try:
-            row = await self.repository.start(
+            await self.repository.start(
                 linkedid,
                 lambda leg: recording_relpath(linkedid, at, leg),
                 started_at=at,
                 status=RecordingStatus.SKIPPED,
                 problem=problem,
-            )
-            await self._complete(
-                row, RecordingStatus.SKIPPED, at, FileCheck(RecordingStatus.SKIPPED, problem=problem)
             )
         except _FAILURES as exc:
             log.error("recording_row_failed", linkedid=linkedid, error=str(exc))

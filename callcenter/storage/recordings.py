@@ -212,10 +212,11 @@ class RecordingRepository:
         appeal_id: UUID | None,
         queue: str | None,
         agent: str | None,
-    ) -> Recording:
+    ) -> Recording | None:
         """Write the result of the file check and the links to the call's appeal, queue and agent.
 
-        Anything but ``ok`` and ``no_conversation`` is flagged for supervisors.
+        Anything but ``ok`` and ``no_conversation`` is flagged for supervisors. Only a row still
+        ``recording`` is changed: None when another check finished it first (or there is none).
         """
         flagged = status not in (RecordingStatus.OK, RecordingStatus.NO_CONVERSATION)
         row = await self._pool.fetchrow(
@@ -223,7 +224,7 @@ class RecordingRepository:
                        sha256 = $6, problem = $7, flagged = $8,
                        appeal_id = COALESCE($9, appeal_id), queue = COALESCE($10, queue),
                        agent = COALESCE($11, agent)
-                WHERE id = $1 RETURNING {_COLUMNS}""",
+                WHERE id = $1 AND status = 'recording' RETURNING {_COLUMNS}""",
             recording_id,
             status.value,
             ended_at,
@@ -236,9 +237,7 @@ class RecordingRepository:
             queue,
             agent,
         )
-        if row is None:
-            raise StorageError(f"no recording {recording_id}")
-        return _recording(row)
+        return _recording(row) if row is not None else None
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ async def make_recording(
         queue=queue,
         agent="op101",
     )
+    assert done is not None
     return done, appeal_id
 
 
