@@ -1,0 +1,235 @@
+"""The rendered ``extensions.conf`` and ``queues.conf`` run in the simulated PBX.
+
+``callcenter.sim.dialplan`` parses ``extensions.conf`` itself, so the rendered dialplan is loaded
+as it is, not a copy of it. The backend at ``agi://10.20.0.5:4573`` is either absent (a closed
+port) or a small FastAGI stand-in; the classic AGI step of the survival path runs the real
+``agi/survival_spool.py`` (the simulated PBX only speaks FastAGI, so a bridge hands the
+connection to the script's stdin/stdout as Asterisk does for a classic AGI), and the survival
+queue's members are the phones of the rendered ``queues.conf``.
+
+What the simulated PBX cannot show: it parses no ``[globals]`` (``CC_OUTBOUND_CID`` is empty
+there), has no ``${EPOCH}`` or ``${EXTEN:n}``, and does not load ``pjsip.conf`` or
+``manager.conf``; those are checked by parsing in ``test_asterisk_conf.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from callcenter.sim.asterisk import AgiTarget
+from callcenter.sim.clock import SimClock
+from callcenter.sim.load import SimulatedPbx
+from callcenter.sim.models import AgentPhone, CallerModel, Distribution
+from callcenter.telephony import dialplan_contract as contract
+from callcenter.telephony.spool import SpooledCall, ingest_spool
+from tests.integration.test_asterisk_conf_support import BACKEND, REPO_ROOT, parse_conf, render
+
+SCRIPT = REPO_ROOT / "agi" / "survival_spool.py"
+
+
+@dataclass
+class Rendered:
+    """The rendered folder and what the tests need from it."""
+
+    root: Path
+    spool: Path
+    dialplan: str
+    members: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Rendered:
+    """Render into ``tmp_path``; the spool folder is the settings' absolute ``paths.spool_dir``."""
+    assert render(tmp_path) == 0
+    members = next(
+        s for s in parse_conf(tmp_path / "out" / "queues.conf") if s.name == contract.SURVIVAL_QUEUE
+    )
+    return Rendered(
+        root=tmp_path,
+        spool=tmp_path / "spool",
+        dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
+        members=[m.split(",")[0] for m in members.all("member")],
+    )
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def classic_agi_bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Run the spool script as Asterisk runs a classic AGI: arguments in argv, the header on stdin."""
+    header: list[str] = []
+    while (line := (await reader.readline()).decode()) not in ("\n", ""):
+        header.append(line)
+    args = [line.split(": ", 1)[1].rstrip("\n") for line in header if line.startswith("agi_arg_")]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SCRIPT),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    # A classic AGI's header has no agi_network lines.
+    proc.stdin.write("".join(h for h in header if not h.startswith("agi_network")).encode() + b"\n")
+
+    async def replies() -> None:
+        assert proc.stdin is not None
+        while data := await reader.read(4096):
+            proc.stdin.write(data)
+            with contextlib.suppress(ConnectionError):
+                await proc.stdin.drain()
+        proc.stdin.close()
+
+    pump = asyncio.create_task(replies())
+    while data := await proc.stdout.read(4096):
+        writer.write(data)
+        await writer.drain()
+    await proc.wait()
+    pump.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pump
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def pbx_with(rendered: Rendered, backend_port: int) -> AsyncIterator[SimulatedPbx]:
+    """A simulated PBX running the rendered dialplan, one registered phone per survival member."""
+    spool_server = await asyncio.start_server(classic_agi_bridge, "127.0.0.1", 0)
+    phones = [
+        AgentPhone(
+            member.partition("/")[2], answer_delay=Distribution(2.0, 0.0), talk_time=Distribution(20.0, 0.0)
+        )
+        for member in rendered.members
+    ]
+    pbx = SimulatedPbx(SimClock(20), dialplan=rendered.dialplan, phones=phones, default_sound=1.0)
+    pbx.ast.agi_map[f"{BACKEND}:4573"] = AgiTarget("127.0.0.1", backend_port)
+    # A classic AGI path has no host: the simulated PBX sends it to 127.0.0.1:4573, our bridge.
+    pbx.ast.agi_map["127.0.0.1:4573"] = AgiTarget("127.0.0.1", spool_server.sockets[0].getsockname()[1])
+    await pbx.start()
+    try:
+        yield pbx
+    finally:
+        await pbx.stop()
+        spool_server.close()
+        await spool_server.wait_closed()
+
+
+async def test_backend_down_call_is_spooled_then_answered_by_a_survival_agent(rendered: Rendered) -> None:
+    """With no backend the call is spooled by the real script and an agent of queues.conf answers it."""
+    async with pbx_with(rendered, closed_port()) as pbx:
+        outcome = await asyncio.wait_for(pbx.call(CallerModel(number="380671112233", did="0800507506")), 30)
+    assert outcome.variables.get("AGISTATUS") is not None
+    assert outcome.variables.get(contract.HANDLED_VARIABLE) is None
+    assert outcome.variables.get(contract.SPOOLED_VARIABLE) == "1"
+    assert outcome.talked and outcome.agent_channel.startswith("PJSIP/")
+    assert outcome.agent_channel.rsplit("-", 1)[0] in rendered.members
+
+    received: list[SpooledCall] = []
+
+    async def handle(call: SpooledCall) -> None:
+        received.append(call)
+
+    report = await ingest_spool(rendered.spool, handle)
+    assert report.rejected == 0
+    assert [(c.uniqueid, c.caller, c.dnid, c.reason) for c in received] == [
+        (outcome.uniqueid, "380671112233", "0800507506", "FAILURE")
+    ]
+
+
+async def test_handled_call_never_reaches_the_survival_path(rendered: Rendered) -> None:
+    """A backend that sets CC_HANDLED=1 ends the dialplan: no spool file, no survival agent."""
+    sessions: list[str] = []
+
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (line := (await reader.readline()).decode()) not in ("\n", ""):
+            if line.startswith("agi_network_script:"):
+                sessions.append(line.split(": ", 1)[1].strip())
+        writer.write(b"ANSWER\n")
+        await reader.readline()
+        writer.write(f"SET VARIABLE {contract.HANDLED_VARIABLE} 1\n".encode())
+        await reader.readline()
+        writer.close()
+
+    server = await asyncio.start_server(backend, "127.0.0.1", 0)
+    try:
+        async with pbx_with(rendered, server.sockets[0].getsockname()[1]) as pbx:
+            outcome = await asyncio.wait_for(pbx.call(CallerModel(did="0800507506")), 30)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert sessions == ["hotline"]
+    assert outcome.variables.get(contract.HANDLED_VARIABLE) == "1"
+    assert contract.SPOOLED_VARIABLE not in outcome.variables
+    assert not outcome.talked
+    assert not list(rendered.spool.glob("*.json"))
+
+
+async def test_callback_originate_rings_the_agent_then_dials_the_citizen_on_the_trunk(
+    rendered: Rendered,
+) -> None:
+    """An Originate of an agent's phone into the callback context dials PJSIP/<number>@trunk."""
+    dials: list[str] = []
+    async with pbx_with(rendered, closed_port()) as pbx:
+
+        def listen(name: str, privilege: str, body: list[tuple[str, str]]) -> None:
+            if name == "DialBegin":
+                dials.append(dict(body).get("DialString", ""))
+
+        pbx.ast.pbx.listeners.append(listen)
+        agent = rendered.members[0]
+        result = await pbx.ast.originate(
+            agent,
+            context=contract.CALLBACK_CONTEXT,
+            exten="0501234567",
+            variables=[(contract.CALLBACK_ID_VARIABLE, "c-1"), (contract.CALLBACK_AGENT_VARIABLE, "op101")],
+            ring_timeout=30,
+        )
+        assert result.success
+        for _ in range(200):
+            if any(d.endswith("@trunk") for d in dials):
+                break
+            await asyncio.sleep(0.01)
+    assert f"PJSIP/0501234567@{contract.TRUNK_ENDPOINT}" in dials
+
+
+async def test_supervisor_spy_context_runs_chanspy_on_the_agents_device(rendered: Rendered) -> None:
+    """Originating a phone into the spy context with CC_SPY_MODE=whisper runs ChanSpy(<device>-,qEw)."""
+    started: list[tuple[str, str]] = []
+    async with pbx_with(rendered, closed_port()) as pbx:
+
+        def listen(name: str, privilege: str, body: list[tuple[str, str]]) -> None:
+            fields = dict(body)
+            if name == "Newexten" and fields.get("Application") == "ChanSpy":
+                started.append((fields.get("Channel", ""), fields.get("AppData", "")))
+
+        pbx.ast.pbx.listeners.append(listen)
+        supervisor, agent_device = rendered.members[-1], rendered.members[0]
+        agent_id = agent_device.partition("/")[2]
+        result = await pbx.ast.originate(
+            supervisor,
+            context=contract.SPY_CONTEXT,
+            exten=agent_id,
+            variables=[(contract.SPY_MODE_VARIABLE, "whisper")],
+            ring_timeout=30,
+        )
+        assert result.success
+        for _ in range(200):
+            if started:
+                break
+            await asyncio.sleep(0.01)
+    assert started and started[0][0].startswith(supervisor)
+    assert started[0][1] == f"{agent_device}-,qEw"
