@@ -14,11 +14,14 @@ import pytest
 from callcenter.analytics.hours import KYIV
 from callcenter.analytics.kpi import KpiCounters
 from callcenter.analytics.rollup import ALL, rollup
-from callcenter.config import Settings
+from callcenter.config import Settings, load_settings
 from callcenter.reports import DatabaseSource
 from callcenter.reports_cli import add_report_parser, report_command, run_report
 from callcenter.storage.analytics import AnalyticsStore
+from tests.integration.test_auth_support import scratch_database
 from tests.unit.test_reports_support import POLICY, synthetic_days
+
+__all__ = ["scratch_database"]  # the fixture, imported for pytest to find
 
 FIRST = datetime(2026, 3, 2, tzinfo=KYIV)
 
@@ -154,3 +157,21 @@ async def test_report_generation_time_is_in_the_html(db_pool: Any, loaded: Any, 
     )
     text = (tmp_path / "load_all_2026-03-02_2026-03-02.html").read_text(encoding="utf-8")
     assert "Generated 2026-03-04T06:30:00+00:00" in text and "Europe/Kyiv" in text
+
+
+def test_report_command_opens_the_configured_database(
+    scratch_database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a database URL in the settings the command migrates it, reads it and writes both files."""
+    settings = load_settings(
+        config_file=Path("/dev/null"), environ={}, overrides={"database.url": scratch_database}
+    )
+    args = parse("agents", "--from", "2026-03-02", "--to", "2026-03-02", "--out", str(tmp_path))
+    assert report_command(settings, args) == 0
+    # Unconfigured structlog logs to stdout here (the CLI sends logs to stderr); keep the paths.
+    written = [line for line in capsys.readouterr().out.splitlines() if line.startswith(str(tmp_path))]
+    assert [Path(p).name for p in written] == [
+        "agents_all_2026-03-02_2026-03-02.csv",
+        "agents_all_2026-03-02_2026-03-02.html",
+    ]
+    assert Path(written[0]).read_text(encoding="utf-8").startswith("agent,sessions,logged_in_s,")
