@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.bootstrap import start_call_handling
 from callcenter.bus import EventBus
 from callcenter.config import Settings
 from callcenter.logs import get_logger
@@ -221,6 +222,7 @@ async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[No
         async with open_database(settings) as database, contextlib.AsyncExitStack() as stack:
             runtime = await start_runtime(settings, database, stack)
             runtime.stop_event = stop
+            await start_call_handling(runtime, stack)
             await _serve(runtime, stack)
             if extra is not None:
                 await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))

@@ -30,6 +30,7 @@ __all__ = [
     "AuthSettings",
     "DatabaseSettings",
     "HttpSettings",
+    "IvrSettings",
     "LogSettings",
     "PathSettings",
     "Settings",
@@ -116,6 +117,13 @@ class PathSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class IvrSettings:
+    prerender_prompts: bool = _setting(
+        True, "synthesize every text prompt of a flow when it is activated, so no caller waits for it"
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = _setting("info", "lowest level written")
     format: Literal["auto", "json", "console"] = _setting(
@@ -158,6 +166,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     appeals: AppealSettings = field(default_factory=AppealSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
+    ivr: IvrSettings = field(default_factory=IvrSettings)
 
     def redacted(self) -> dict[str, dict[str, Any]]:
         """The settings as plain data with secrets hidden, for logs and the admin page."""

@@ -43,9 +43,16 @@ from callcenter.telephony.agi_protocol import AgiEnvironment
 from callcenter.telephony.ivr_driver import IvrServices, IvrSessionPort, run_ivr
 from callcenter.web.metrics import CallMetrics
 
-__all__ = ["CallPipeline", "analytics_outcome"]
+__all__ = ["CallPipeline", "HandBackToDialplan", "analytics_outcome"]
 
 log = get_logger(__name__)
+
+
+class HandBackToDialplan(AgiError):
+    """The backend gives the call back to the dialplan's survival path (no flow, or the flow
+    ended without ending the call). The FastAGI server then answers FAILURE, so the dialplan's
+    AGISTATUS and CC_HANDLED checks both send the call to the survival queue."""
+
 
 QueueHandoff = Callable[[IvrSessionPort, Queue, CallInfo], Awaitable[QueueResult]]
 Clock = Callable[[], dt.datetime]
@@ -113,11 +120,10 @@ class CallPipeline:
         env = session.env
         flow = self._flows(env.network_script)
         if flow is None:
-            log.warning("no_flow_for_route", route=env.network_script, uniqueid=env.uniqueid)
             await session.set_variable("CC_IVR_RESULT", "no_flow")
-            return
+            raise HandBackToDialplan(f"no active flow named {env.network_script!r}")
         linkedid = await self._linkedid(session)
-        call = self._calls[env.uniqueid] = _Call(linkedid)
+        self._calls[env.uniqueid] = _Call(linkedid)
         with structlog.contextvars.bound_contextvars(uniqueid=env.uniqueid, linkedid=linkedid):
             now = self._clock()
             try:
@@ -133,9 +139,13 @@ class CallPipeline:
             )
             log.info("call_arrived", caller=mask_phone(env.callerid), flow=flow.name)
             try:
-                await run_ivr(session, flow, self._environment(), self._services, now=now)
+                outcome = await run_ivr(session, flow, self._environment(), self._services, now=now)
             finally:
                 self._calls.pop(env.uniqueid, None)
+            if not outcome.hung_up and outcome.reason != "caller_hangup":
+                raise HandBackToDialplan(
+                    f"flow ended with {outcome.reason}: the survival path takes the call"
+                )
 
     async def _linkedid(self, session: IvrSessionPort) -> str:
         """The call's linkedid: the caller's first channel's uniqueid, shared by every leg."""

@@ -278,6 +278,7 @@ class FastAgiServer:
         self.handled_variable = handled_variable
         self.stats = FastAgiStats()
         self._routes: dict[str, RouteHandler] = {}
+        self._default_route: RouteHandler | None = None
         self._connections: set[_AgiConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
@@ -285,6 +286,14 @@ class FastAgiServer:
         self._read_view = memoryview(bytearray(_READ_SIZE))
 
     # -- configuration ---------------------------------------------------------------------------
+
+    def set_default_route(self, handler: RouteHandler | None) -> None:
+        """Serve every ``agi://host/<name>`` that has no route of its own with ``handler``.
+
+        The IVR serves flows by name, and an admin can publish a new flow while the server runs:
+        the default route lets the flow service decide, per call, whether a flow exists.
+        """
+        self._default_route = handler
 
     def add_route(self, name: str, handler: RouteHandler) -> None:
         """Serve ``agi://host/<name>`` (any ``?query`` is split off into ``session.env.query``)."""
@@ -399,7 +408,7 @@ class FastAgiServer:
 
     async def _serve(self, conn: _AgiConnection, env: AgiEnvironment) -> None:
         with structlog.contextvars.bound_contextvars(uniqueid=env.uniqueid, agi_route=env.network_script):
-            handler = self._routes.get(env.network_script)
+            handler = self._routes.get(env.network_script, self._default_route)
             if handler is None:
                 self.stats.unknown_route += 1
                 log.warning("agi_unknown_route", route=_mask_digits(env.network_script), peer=conn.peer)

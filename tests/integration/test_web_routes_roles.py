@@ -8,23 +8,36 @@ and 403 to every role below the ones it names, and must let a role it names thro
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from callcenter.app import Database, start_runtime
+from callcenter.bootstrap import start_call_handling
+from callcenter.config import load_settings
 from callcenter.storage.users import ROLE_INCLUDES, Role
-from callcenter.web.auth import Access, requires, route_access
-from tests.integration.test_auth_support import add_user, make_app, sign_in
+from callcenter.web.auth import AUTH, Access, requires, route_access
+from callcenter.web.auth_passwords import PasswordHasher
+from tests.integration.test_auth_support import FAST_TEST_PARAMETERS, add_user, make_app, sign_in
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Client = TestClient[Any, Any]
 JSON = {"Accept": "application/json"}
 #: Routes that must exist now; the walk covers whatever else is there.
 EXPECTED = {
     ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/desk"),
+    ("GET", "/admin/flows"),
+    ("GET", "/api/agents"),
+    ("GET", "/api/appeals"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
     ("GET", "/api/me"),
@@ -75,8 +88,22 @@ async def users(db_pool: Any) -> None:
 
 
 @pytest.fixture
-async def app(db_pool: Any, users: None) -> web.Application:
-    return make_app(db_pool)
+async def app(db_pool: Any, users: None) -> AsyncIterator[web.Application]:
+    """The complete application as ``callcenter serve`` builds it: every feature's routes included."""
+    settings = load_settings(
+        environ={"CALLCENTER_CONFIG": "/dev/null"},
+        overrides={
+            "ami.enabled": "false",
+            "ivr.prerender_prompts": "false",
+            "paths.flows_dir": str(REPO_ROOT / "ivr_flows"),
+            "paths.queue_dir": str(REPO_ROOT / "queue"),
+        },
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        runtime = await start_runtime(settings, Database(pool=db_pool, dsn=""), stack)
+        await start_call_handling(runtime, stack)
+        runtime.web_app[AUTH].hasher = PasswordHasher(FAST_TEST_PARAMETERS)
+        yield runtime.web_app
 
 
 @pytest.fixture

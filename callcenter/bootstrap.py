@@ -1,0 +1,146 @@
+"""Wiring of the call-handling services: the part of the composition root that knows the features.
+
+``app.start_runtime`` builds the shared resources (database, bus, metrics, AMI, FastAGI, web
+application); ``start_call_handling`` builds on them what handles calls and serves the pages:
+the ACD with its queue files, the IVR flows with their versions, the call pipeline that the
+FastAGI server routes every flow to, the call-fact writer, and the web features (agent desk,
+appeals API, agent controls, flow editor). Each service is started here and its stop is pushed
+on the exit stack, so they stop in the reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from callcenter.acd.router import KYIV
+from callcenter.analytics.rollup import ALL, RollupPolicy
+from callcenter.ivr.engine import FlowEnvironment
+from callcenter.prompts import PromptSynthesizer
+from callcenter.services.acd import AcdService
+from callcenter.services.calls import CallPipeline
+from callcenter.services.facts_writer import FactsWriter
+from callcenter.services.flows import FlowService
+from callcenter.services.lookups import IvrLookups
+from callcenter.services.queue_config import QueueConfigStore
+from callcenter.services.queue_wait import QueueWait
+from callcenter.storage.analytics import AnalyticsStore
+from callcenter.telephony.ivr_driver import IvrServices
+from callcenter.web import agents_api, appeals_api, desk, flows_api
+from callcenter.web.metrics import LiveSnapshot
+
+if TYPE_CHECKING:
+    from callcenter.app import Runtime
+
+__all__ = ["CallHandling", "start_call_handling"]
+
+
+@dataclass
+class CallHandling:
+    """The services ``start_call_handling`` started."""
+
+    acd: AcdService
+    queue_config: QueueConfigStore
+    flows: FlowService
+    pipeline: CallPipeline
+    facts: FactsWriter
+
+
+def _live_snapshot(acd: AcdService) -> LiveSnapshot:
+    snap = acd.snapshot()
+    queues = snap["queues"]
+    agents_by_state: dict[str, int] = {}
+    for agent in snap["agents"]:
+        agents_by_state[agent["state"]] = agents_by_state.get(agent["state"], 0) + 1
+    return LiveSnapshot(
+        waiting_calls={name: stats.waiting for name, stats in queues.items()},
+        longest_wait_seconds={name: stats.longest_wait_s for name, stats in queues.items()},
+        agents_by_state=agents_by_state,
+        callbacks_pending={name: stats.callbacks_pending for name, stats in queues.items()},
+    )
+
+
+def _rollup_policy(acd: AcdService) -> RollupPolicy:
+    def is_open(queue: str, at: dt.datetime) -> bool:
+        names: Iterable[str] = acd.state.config.queues if queue == ALL else (queue,)
+        return any(
+            acd.state.is_open(name, at.timestamp()) for name in names if name in acd.state.config.queues
+        )
+
+    def target_s(queue: str) -> float:
+        config = acd.state.config.queues.get(queue)
+        return float(config.sl_target_s) if config is not None else 20.0
+
+    return RollupPolicy(is_open=is_open, target_s=target_s)
+
+
+def _agent_queues(acd: AcdService, agent_id: str) -> list[str]:
+    """The queues whose required skills the agent has (for the agent's staffed time per queue)."""
+    agent = acd.state.config.agents.get(agent_id)
+    if agent is None:
+        return []
+    return [
+        queue.name
+        for queue in acd.state.config.queues.values()
+        if all(agent.skills.get(skill, 0) >= level for skill, level in queue.skills.items())
+    ]
+
+
+async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack) -> CallHandling:
+    """Start every call-handling service and add the feature routes to ``runtime.web_app``."""
+    settings, pool, bus = runtime.settings, runtime.database.pool, runtime.bus
+
+    acd_holder: list[AcdService] = []
+    queue_config = QueueConfigStore(
+        settings.paths.queue_dir, lambda loaded: acd_holder[0].reconfigure(loaded)
+    )
+    acd = AcdService(queue_config.load(), bus, ami=runtime.ami)
+    acd_holder.append(acd)
+    await acd.start()
+    stack.push_async_callback(acd.stop)
+    await queue_config.start()
+    stack.push_async_callback(queue_config.stop)
+    runtime.metrics.live_source = lambda: _live_snapshot(acd)
+
+    synthesizer = PromptSynthesizer(settings.paths.sounds_dir)
+    flows = FlowService.from_settings(
+        settings, pool, synthesizer=synthesizer if settings.ivr.prerender_prompts else None
+    )
+    await flows.start()
+    stack.push_async_callback(flows.stop)
+
+    services = IvrServices(
+        render_prompt=synthesizer.render_async,
+        lookup=IvrLookups(runtime.appeals),
+        enter_queue=QueueWait(acd),
+    )
+    pipeline = CallPipeline(
+        flows=flows.get,
+        environment=lambda: FlowEnvironment(flows.setup.schedules, flows=flows.flows),
+        services=services,
+        appeals=runtime.appeals,
+        bus=bus,
+        metrics=runtime.metrics,
+        clock=lambda: dt.datetime.now(KYIV),
+    )
+    runtime.agi.set_default_route(pipeline)
+
+    facts = FactsWriter(
+        bus,
+        AnalyticsStore(pool, _rollup_policy(acd)),
+        agent_queues=lambda agent: _agent_queues(acd, agent),
+    )
+    await facts.start()
+    stack.push_async_callback(facts.stop)
+
+    app = runtime.web_app
+    app[agents_api.ACD_SERVICE] = acd
+    app[agents_api.QUEUE_CONFIG] = queue_config
+    app.add_routes(agents_api.routes)
+    appeals_api.setup(app, runtime.appeals)
+    desk.setup(app, bus)
+    flows_api.setup(app, flows)
+    return CallHandling(acd, queue_config, flows, pipeline, facts)
