@@ -55,12 +55,20 @@ class WallboardApp:
     spy: RecordingSpy
 
 
-def make_wallboard_app(pool: Any, *, spy: Any = None, channel_of: Any = None) -> WallboardApp:
-    """The real app (``create_web_app``) with the ACD runtime, live stats and the wallboard routes."""
+def make_wallboard_app(
+    pool: Any, *, spy: Any = None, channel_of: Any = None, live_from_events: bool = False
+) -> WallboardApp:
+    """The real app (``create_web_app``) with the ACD runtime, live stats and the wallboard routes.
+
+    ``live_from_events``: the live stats read nothing from the ACD, only the bus events (as when
+    the test itself publishes what the ACD runtime and the call pipeline publish).
+    """
     app = make_app(pool)
     bus = EventBus()
     acd = AcdService(loaded(), bus, clock=time.time)
-    live = LiveStats(bus, acd, settings=LiveStatsSettings(longest_wait_alert_s=60))
+    live = LiveStats(
+        bus, None if live_from_events else acd, settings=LiveStatsSettings(longest_wait_alert_s=60)
+    )
     recording = RecordingSpy()
     wallboard.setup(
         app,

@@ -1,0 +1,185 @@
+"""The wallboard in a real browser (Debian's Chromium): it follows a call that arrives, waits, is answered and ends.
+
+The app runs in a thread with its own loop and PostgreSQL pool. The composition root does not
+route calls yet, so the test publishes on the app's bus exactly the live events the call
+pipeline (``CallArrived``, ``CallFinished``) and the ACD runtime (``CallQueued``,
+``CallOffered``, ``CallConnected``, ``AgentStateChanged``) publish for such a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import Page, expect, sync_playwright
+
+from callcenter.acd.model import AgentState, AgentStateChanged
+from callcenter.services.live_events import (
+    TOPIC_ACD,
+    TOPIC_CALLS,
+    CallArrived,
+    CallConnected,
+    CallFinished,
+    CallOffered,
+    CallQueued,
+)
+from tests.conftest import TestDatabase
+from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.integration.test_auth_support import PASSWORD
+from tests.integration.test_wallboard_support import WallboardApp, add_people, make_wallboard_app
+
+pytestmark = pytest.mark.browser
+
+#: The issue's promise: the board changes within a second of the event.
+UPDATE_MS = 1000
+
+
+class BoardThread:
+    """The app served from a thread of its own (the browser test itself is synchronous)."""
+
+    def __init__(self, database: TestDatabase) -> None:
+        self._database = database
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        self.port = free_port()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.board: WallboardApp | None = None
+        self._stop: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+
+    async def _main(self) -> None:
+        runner: web.AppRunner | None = None
+        pool: Any = None
+        try:
+            pool = await self._database.pool(min_size=1, max_size=5)
+            await add_people(pool)
+            self.board = make_wallboard_app(pool, live_from_events=True)
+            runner = web.AppRunner(self.board.app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self.loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self._stop.wait()
+        except BaseException as exc:  # handed to the test thread by start()
+            self._failure = exc
+        finally:
+            self._ready.set()
+            if runner is not None:
+                await runner.cleanup()
+            if pool is not None:
+                await pool.close()
+
+    def start(self) -> str:
+        self._thread.start()
+        assert self._ready.wait(30), "the app did not start"
+        if self._failure is not None:
+            raise self._failure
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def publish(self, topic: str, event: object) -> None:
+        """Publish on the app's bus from the test thread."""
+        assert self.loop is not None and self.board is not None
+        self.loop.call_soon_threadsafe(self.board.bus.publish, topic, event)
+
+
+@pytest.fixture
+def board_thread(test_database: TestDatabase) -> Iterator[BoardThread]:
+    """The app with the wallboard on a free port."""
+    server = BoardThread(test_database)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(board_thread: BoardThread) -> Iterator[Page]:
+    """A fresh headless Chromium page, big as a wall screen."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1920, "height": 1080})
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
+
+
+def cell(page: Page, queue: str, field: str) -> Any:
+    return page.locator(f'tr[data-queue="{queue}"] td[data-field="{field}"]')
+
+
+def test_wallboard_follows_a_call(board_thread: BoardThread, page: Page, tmp_path: Path) -> None:
+    """Arrival and wait, answer, and hang-up each show on the board within a second."""
+    base = f"http://127.0.0.1:{board_thread.port}"
+    page.goto(f"{base}/wallboard")
+    page.locator("#login").fill("u-supervisor")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#submit").click()
+    expect(page).to_have_url(f"{base}/wallboard")
+    expect(page.locator("#link")).to_have_class("link-up")
+
+    board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.AVAILABLE, time.time()))
+    agent = page.locator('li[data-agent="op1"]')
+    expect(agent.locator(".state")).to_contain_text("вільний", timeout=UPDATE_MS)
+
+    queued = time.time()
+    board_thread.publish(
+        TOPIC_CALLS, CallArrived("e2e-1", "e2e-1.1", "380501112233", "0800", "hotline", queued - 8)
+    )
+    board_thread.publish(TOPIC_CALLS, CallQueued("e2e-1", "general", 0, queued))
+    expect(cell(page, "general", "waiting")).to_have_text("1", timeout=UPDATE_MS)
+    expect(cell(page, "general", "longest")).to_have_text("0:02", timeout=3000)  # counts up on the page
+    page.screenshot(path=str(tmp_path / "1-waiting.png"))
+
+    answered = queued + 3
+    board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.RINGING, answered))
+    board_thread.publish(
+        TOPIC_CALLS,
+        CallOffered("e2e-1", "e2e-1.1", "op1", "general", 3.0, None, "uk", None, (), 0, at=answered),
+    )
+    board_thread.publish(TOPIC_CALLS, CallConnected("e2e-1", "op1", "general", answered))
+    board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.ON_CALL, answered))
+    expect(cell(page, "general", "waiting")).to_have_text("0", timeout=UPDATE_MS)
+    expect(agent.locator(".state")).to_contain_text("розмова", timeout=UPDATE_MS)
+    expect(agent.get_by_role("button", name="Слухати")).to_be_visible()
+    expect(agent.locator(".calls")).to_have_text("дзвінків: 1")
+    page.screenshot(path=str(tmp_path / "2-answered.png"))
+
+    ended = answered + 40
+    board_thread.publish(TOPIC_CALLS, CallFinished("e2e-1", "answered", "general", "op1", ended))
+    board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.WRAP_UP, ended))
+    expect(cell(page, "general", "answered")).to_have_text("1", timeout=UPDATE_MS)
+    expect(cell(page, "general", "offered")).to_have_text("1")
+    expect(cell(page, "general", "sl")).to_have_text("100%")
+    expect(cell(page, "general", "asa")).to_have_text("3 с")
+    expect(cell(page, "general", "aht")).to_have_text("40 с")
+    expect(agent.locator(".state")).to_contain_text("обробка", timeout=UPDATE_MS)
+    page.screenshot(path=str(tmp_path / "3-ended.png"))
+    assert (tmp_path / "3-ended.png").stat().st_size > 0
+
+
+def test_long_wait_raises_a_worded_alert(board_thread: BoardThread, page: Page) -> None:
+    """A caller waiting past the threshold shows an alert in words, not colour alone."""
+    base = f"http://127.0.0.1:{board_thread.port}"
+    page.goto(f"{base}/wallboard")
+    page.locator("#login").fill("u-supervisor")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#submit").click()
+    expect(page.locator("#link")).to_have_class("link-up")
+    board_thread.publish(TOPIC_CALLS, CallQueued("e2e-2", "social", 0, time.time() - 59.5))
+    expect(page.get_by_role("alert")).to_contain_text("social: очікування", timeout=2500)
+    expect(page.get_by_role("alert")).to_contain_text("довше за 1:00")
