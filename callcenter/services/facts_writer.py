@@ -132,6 +132,7 @@ class _CallTrack:
     queued_at: float | None = None
     finished_at: datetime | None = None
     pending_wrap: dict[str, datetime] = field(default_factory=dict)
+    transferred_by: dict[str, datetime] = field(default_factory=dict)  # agent → when they left the call
     callback_agents: set[str] = field(default_factory=set)
 
 
@@ -213,6 +214,8 @@ class LiveEventMapper:
             case CallHoldChanged(linkedid=linkedid, agent_id=agent, held=held, at=at):
                 yield (A.HoldStarted if held else A.HoldEnded)(linkedid, to_datetime(at), agent)
             case CallTransferred(linkedid=linkedid, target=target, agent_id=agent, at=at):
+                if agent is not None:
+                    self._call(linkedid).transferred_by[agent] = to_datetime(at)
                 yield A.Transferred(linkedid, to_datetime(at), target, agent)
             case CallFinished():
                 yield from self._finished(event)
@@ -286,11 +289,13 @@ class LiveEventMapper:
         call = self.calls.get(linkedid)
         if call is None:
             return []
-        if call.finished_at is None:  # the hang-up is not known yet: end wrap-up with it
+        # The agent's part ended at their transfer, else at the hang-up. Clocks of different
+        # publishers differ by milliseconds, so wrap-up is never put before that end.
+        left = call.transferred_by.get(agent, call.finished_at)
+        if left is None:  # the hang-up is not known yet: end wrap-up with it
             call.pending_wrap[agent] = at
             return []
-        # Clocks of different publishers differ by milliseconds; wrap-up cannot end before the call.
-        return [A.WrapUpEnded(linkedid, max(at, call.finished_at), agent)]
+        return [A.WrapUpEnded(linkedid, max(at, left), agent)]
 
 
 @dataclass(slots=True)
@@ -344,6 +349,11 @@ class FactsWriter:
         self.written_calls = 0
         self.written_sessions = 0
         self.dropped_writes = 0
+
+    @property
+    def backlog(self) -> int:
+        """Writes waiting (or being retried): a health check can flag a database that lags."""
+        return len(self._pending)
 
     # ---- lifecycle ---------------------------------------------------------------------------
 

@@ -17,8 +17,10 @@ from callcenter.services.live_events import (
     CallArrived,
     CallConnected,
     CallFinished,
+    CallHoldChanged,
     CallOffered,
     CallQueued,
+    CallTransferred,
 )
 from callcenter.storage.analytics import AnalyticsStore
 
@@ -211,3 +213,47 @@ async def test_agent_without_wrap_up_counts_zero_wrap(db_pool: Any) -> None:
     session = await db_pool.fetchrow("SELECT open, logout_at FROM agent_sessions WHERE agent = 'a1'")
     assert session["open"] and session["logout_at"] == datetime.fromtimestamp(T0 + 2000, UTC)
     assert session["logout_at"] - datetime.fromtimestamp(T0, UTC) == timedelta(seconds=2000)
+
+
+async def test_hold_transfer_and_callback_events_reach_the_facts(db_pool: Any) -> None:
+    """Hold periods, an agent transfer and a callback request from the live events are in the facts."""
+    await _clear(db_pool)
+    c = TOPIC_CALLS
+    events = [
+        _state("a1", AgentState.AVAILABLE, 0),
+        (c, CallArrived("H1", "u-H1", "+380501112233", "0800", "hotline", T0 + 1)),
+        (c, CallQueued("H1", "general", 0, T0 + 2)),
+        _offer("H1", "a1", 3, 1),
+        _state("a1", AgentState.RINGING, 3),
+        (c, CallConnected("H1", "a1", "general", T0 + 5)),
+        _state("a1", AgentState.ON_CALL, 5),
+        (c, CallHoldChanged("H1", "a1", True, T0 + 20)),
+        (c, CallHoldChanged("H1", "a1", False, T0 + 50)),
+        (c, CallTransferred("H1", "legal-dept", "a1", T0 + 65)),
+        _state("a1", AgentState.WRAP_UP, 65),
+        _state("a1", AgentState.AVAILABLE, 75),
+        (c, CallFinished("H1", "answered", "general", "a1", T0 + 125)),
+        (c, CallArrived("B1", "u-B1", "+380501112244", "0800", "hotline", T0 + 200)),
+        (c, CallQueued("B1", "general", 0, T0 + 201)),
+        (c, CallFinished("B1", "callback", "general", None, T0 + 260)),
+        # The callback rings an agent long after the caller's call ended: not part of its facts.
+        (c, _callback_offer("B1", "a1", T0 + 900)),
+        (c, CallConnected("B1", "a1", "general", T0 + 905)),
+    ]
+    await _run(db_pool, events)
+    facts = {r["linkedid"]: r for r in await db_pool.fetch("SELECT * FROM call_facts")}
+    h1 = facts["H1"]
+    # Talk runs to the transfer (60 s) minus 30 s on hold; wrap-up from the transfer to AVAILABLE.
+    assert (h1["talk_s"], h1["hold_s"], h1["wrap_s"], h1["transferred"]) == (30.0, 30.0, 10.0, True)
+    leg = await db_pool.fetchrow("SELECT transferred_to FROM agent_legs WHERE linkedid = 'H1'")
+    assert leg["transferred_to"] == "legal-dept"
+    b1 = facts["B1"]
+    assert (b1["outcome"], b1["callback"], b1["wait_s"], b1["agent"]) == ("callback", True, 59.0, None)
+    assert await db_pool.fetchval("SELECT count(*) FROM agent_legs WHERE linkedid = 'B1'") == 0
+
+
+def _callback_offer(linkedid: str, agent: str, at: float) -> CallOffered:
+    return CallOffered(
+        linkedid, f"u-{linkedid}", agent, "general", 699.0, "+380501112244", None, None, (), 0,
+        is_callback=True, at=at,
+    )  # fmt: skip
