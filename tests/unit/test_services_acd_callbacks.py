@@ -215,3 +215,23 @@ def test_calls_today_start_again_at_kyiv_midnight() -> None:
     service.tick()
     op1 = next(a for a in service.snapshot()["agents"] if a["agent_id"] == "op1")
     assert op1["calls_today"] == 0 and service.snapshot()["queues"]["general"].answered == 0
+
+
+async def test_watcher_task_applies_an_edit_on_its_own(tmp_path: Path) -> None:
+    """With the store started, an edited file is picked up by the poll without anyone calling check()."""
+    for i, (name, text) in enumerate(FILES.items()):
+        write(tmp_path, name, text, 10**18 + i)
+    service, _ = make_service(FakeClock())
+    async with QueueConfigStore(tmp_path, service.reconfigure, poll_s=0.01):
+        write(tmp_path, "queues.yaml", QUEUES.replace("max_wait_s: 600", "max_wait_s: 700"), 2 * 10**18)
+        await until_async(lambda: service.state.config.queues["general"].max_wait_s == 700)
+
+
+async def until_async(condition: object) -> None:
+    """Wait (up to 2 s) for ``condition()``."""
+    assert callable(condition)
+    for _ in range(200):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the watcher never applied the edit")
