@@ -146,3 +146,12 @@ def test_built_wheel_ships_only_the_callcenter_package(tmp_path: Path) -> None:
         }
         assert top_level == {"callcenter"}
         assert "callcenter/storage/migrations/0001_foundation.sql" in archive.namelist()
+
+
+def test_the_package_is_a_regular_package_under_test() -> None:
+    """`callcenter` imports as the real package (an editable install made by an old setuptools
+    turned it into a namespace package inside pytest, losing `__version__`)."""
+    import callcenter
+
+    assert callcenter.__file__ is not None
+    assert callcenter.__version__
