@@ -158,7 +158,6 @@ class CallerSlot:
     queue: str
     info: OfferInfo
     inbox: list[Decision] = field(default_factory=list)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
     #: the agent whose ring is in progress, its channel (AMI DialBegin), and whether AMI
     #: already saw it answered
     ringing: str | None = None
@@ -169,14 +168,10 @@ class CallerSlot:
 
     def push(self, decision: Decision) -> None:
         self.inbox.append(decision)
-        self.wake.set()
 
     def pop(self) -> Decision | None:
-        """The oldest undelivered decision, or None."""
-        if not self.inbox:
-            self.wake.clear()
-            return None
-        return self.inbox.pop(0)
+        """The oldest undelivered decision, or None (the session looks between WAIT slices)."""
+        return self.inbox.pop(0) if self.inbox else None
 
 
 @dataclass
