@@ -6,7 +6,7 @@ import configparser
 from pathlib import Path
 
 from callcenter.cli import build_parser
-from callcenter.config import ENV_PREFIX
+from callcenter.config import ENV_PREFIX, load_settings
 
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "callcenter.service"
 
@@ -40,3 +40,15 @@ def test_unit_runs_as_a_dedicated_unprivileged_user() -> None:
     assert set(unit["RestrictAddressFamilies"].split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
     # Longer than the FastAGI shutdown grace, so calls in progress can finish.
     assert int(unit["TimeoutStopSec"]) > 10
+
+
+def test_the_guides_settings_example_is_a_valid_settings_file(tmp_path: Path) -> None:
+    """The callcenter.toml of docs/deploy.md loads without a problem and says what it claims."""
+    guide = (UNIT.parents[1] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    example = guide.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "callcenter.toml"
+    path.write_text(example, encoding="utf-8")
+    settings = load_settings(config_file=path, environ={})
+    assert settings.agi.allowed_peers == ("10.0.0.2/32",)
+    assert settings.ami.host == "10.0.0.2" and settings.ami.auth == "md5"
+    assert str(settings.paths.spool_dir) == "/var/spool/callcenter/survival"
