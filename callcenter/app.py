@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter.bootstrap import start_call_handling
+from callcenter.bootstrap import CallHandling, start_call_handling
 from callcenter.bus import EventBus
 from callcenter.config import Settings
 from callcenter.logs import get_logger
@@ -147,6 +147,7 @@ class Runtime:
     ami: AmiClient | None
     appeals: AppealRepository
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    calls: CallHandling | None = None
 
 
 async def _start_ami(
@@ -222,7 +223,7 @@ async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[No
         async with open_database(settings) as database, contextlib.AsyncExitStack() as stack:
             runtime = await start_runtime(settings, database, stack)
             runtime.stop_event = stop
-            await start_call_handling(runtime, stack)
+            runtime.calls = await start_call_handling(runtime, stack)
             await _serve(runtime, stack)
             if extra is not None:
                 await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))

@@ -140,6 +140,8 @@ class Queue:
     skills: tuple[str, ...]
     language: str
     topic: str | None = None
+    #: the IVR nodes visited so far, for the agent's screen-pop card
+    ivr_path: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

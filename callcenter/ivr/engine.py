@@ -396,7 +396,9 @@ class FlowRun:
         self.pending = None  # a key pressed before the wait means nothing after it
         skills = tuple(s for s in (render(skill, self.variables) for skill, _ in node.skills) if s)
         queue = render(node.queue, self.variables)
-        command = Queue(queue, node.priority, skills, self.path.language, self.path.topic)
+        command = Queue(
+            queue, node.priority, skills, self.path.language, self.path.topic, tuple(self.path.nodes)
+        )
         got = _expect((yield command), QueueResult)
         self.path.queue_results.append({"queue": queue, "status": got.status, "agent": got.agent})
         step.result = got.status

@@ -91,6 +91,7 @@ class QueueWait:
             language=command.language,
             topic=command.topic,
             priority=command.priority,
+            ivr_path=command.ivr_path,
         )
         bound = log.bind(uniqueid=call_id, queue=command.queue)
         if command.queue not in config.queues:

@@ -400,7 +400,7 @@ async def test_queue_hand_off_gets_the_call_context() -> None:
     backend = Backend(flow, queue_results=["answered"])
     session = FakeSession()
     outcome = await run(flow, session, backend)
-    assert backend.queued == [Queue("general", 0, ("general",), "uk", "125")]
+    assert backend.queued == [Queue("general", 0, ("general",), "uk", "125", ("a", "q"))]
     assert session.lines[-2:] == ["HANGUP", "SET VARIABLE CC_IVR_RESULT answered"]
     assert outcome.reason == "answered"
 

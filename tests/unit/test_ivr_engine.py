@@ -474,7 +474,7 @@ fb: {type: hangup, reason: fallback}
 def test_queue_answered_ends_the_call() -> None:
     """An answered queue call hangs up afterwards and ends as answered, with the topic and language."""
     commands, outcome = run(make_flow(QUEUE, start="t"), ScriptedCaller(queue_results=["answered"]))
-    assert Queue("social", 2, ("social", "general"), "uk", "106") in commands
+    assert Queue("social", 2, ("social", "general"), "uk", "106", ("t", "q")) in commands
     assert commands[-1] == Hangup("answered")
     assert (outcome.reason, outcome.hung_up) == ("answered", True)
     assert outcome.path.queue_results == [{"queue": "social", "status": "answered", "agent": "op101"}]
