@@ -85,6 +85,7 @@ def add_asterisk_conf_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="a supervisor's PJSIP phone with the listen-in feature codes (repeatable)",
     )
     render.add_argument("--sip-bind", default="0.0.0.0", help="address PJSIP listens on")
+    render.add_argument("--external-address", help="the PBX's public address when it is behind NAT")
     render.add_argument("--language", default="uk", help="channel language of hotline calls")
     return parser
 
@@ -101,8 +102,10 @@ def asterisk_conf_command(settings: Settings, args: argparse.Namespace) -> int:
         standby_address=args.standby_address,
         supervisors=tuple(args.supervisors),
         sip_bind=args.sip_bind,
+        external_address=args.external_address,
         language=args.language,
-        pbx_spool_dir=_pbx_spool_dir(settings),
+        pbx_spool_dir=_pbx_path(settings.paths.spool_dir, RenderOptions.pbx_spool_dir),
+        pbx_recordings_dir=_pbx_path(settings.paths.recordings_dir, RenderOptions.pbx_recordings_dir),
     )
     try:
         agents = list(read_acd_folder(settings.paths.queue_dir).config.agents.values())
@@ -124,7 +127,7 @@ def asterisk_conf_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _pbx_spool_dir(settings: Settings) -> str:
-    """The spool folder on the PBX: ``paths.spool_dir`` when absolute (a shared folder), else the default."""
-    spool = settings.paths.spool_dir
-    return str(spool) if spool.is_absolute() else RenderOptions.pbx_spool_dir
+def _pbx_path(setting: Path, default: str) -> str:
+    """A folder the PBX writes and the backend reads: the setting when absolute (one shared path
+    on both hosts), else the PBX-side default (a relative path means a development checkout)."""
+    return str(setting) if setting.is_absolute() else default

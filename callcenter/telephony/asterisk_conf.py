@@ -85,6 +85,8 @@ class RenderOptions:
     trunk_username: str | None = None
     trunk_secret: str | None = None
     sip_bind: str = "0.0.0.0"
+    #: the PBX's public address when it is behind NAT (PJSIP's external_*_address)
+    external_address: str | None = None
     language: str = "uk"
     supervisors: tuple[str, ...] = ()
     spool_script: str = "/usr/local/share/callcenter/agi/survival_spool.py"
@@ -166,6 +168,11 @@ def _values(
         _check(problems, _NUMBER, did, "hotline number")
         _check(problems, _NAME, flow, f"flow of {did}")
     _check(problems, _HOST, options.trunk_host, "trunk host")
+    _check(problems, _HOST, options.sip_bind, "SIP bind address")
+    external: list[Mapping[str, TemplateValue]] = []
+    if options.external_address:
+        _check(problems, _HOST, options.external_address, "external address")
+        external.append({"address": options.external_address})
     if options.standby_address:
         _check(problems, _HOST, options.standby_address, "standby address")
     for name in (options.trunk_username, options.trunk_secret):
@@ -242,6 +249,7 @@ def _values(
         "trunk_host": options.trunk_host,
         "trunk_port": options.trunk_port,
         "sip_bind": options.sip_bind,
+        "external": external,
         "spool_script": options.spool_script,
         "spool_dir": options.pbx_spool_dir,
         "pbx_recordings_dir": options.pbx_recordings_dir,

@@ -367,3 +367,27 @@ def test_bad_values_are_all_reported_and_nothing_is_written(tmp_path: Path) -> N
         render_asterisk_conf(bad, options, [agent], {"op1": "x" * 24}, REPO_ROOT / "asterisk-conf")
     text = "\n".join(caught.value.problems)
     assert "ami.secret" in text and "0800abc" in text and "device of agent op1" in text
+
+
+def test_nat_address_is_given_to_the_transport_only_when_asked(rendered: Path, tmp_path: Path) -> None:
+    """--external-address adds PJSIP's external addresses and the private networks; by default none."""
+    plain = one(sections(rendered, "pjsip.conf"), "transport-udp")
+    assert plain.get("external_media_address") is None
+    assert render(tmp_path, "--external-address", "192.0.2.50") == 0
+    transport = one(parse_conf(tmp_path / "out" / "pjsip.conf"), "transport-udp")
+    assert (
+        transport.get("external_media_address") == transport.get("external_signaling_address") == "192.0.2.50"
+    )
+    assert "10.0.0.0/8" in transport.all("local_net") and "192.168.0.0/16" in transport.all("local_net")
+
+
+def test_voice_messages_go_to_the_absolute_recordings_folder_of_the_settings(tmp_path: Path) -> None:
+    """An absolute paths.recordings_dir is where the survival voice message is recorded."""
+    base = make_settings(tmp_path)
+    settings = Settings(
+        ami=base.ami, agi=base.agi, paths=dataclasses.replace(base.paths, recordings_dir=Path("/srv/rec"))
+    )
+    assert render(tmp_path, settings=settings) == 0
+    plan = Dialplan.parse((tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"))
+    record = [s for s in steps_of(plan, contract.INBOUND_CONTEXT, "0800507506") if s.app == "Record"]
+    assert record[0].data.startswith("/srv/rec/survival/${UNIQUEID}.wav,")
