@@ -179,6 +179,8 @@ class LiveStats:
         self._flush_handle: asyncio.TimerHandle | None = None
         #: wall time the oldest event not yet sent to clients was taken in (for lag figures)
         self._pending_since: float | None = None
+        #: wall time the latest batch of bus events was taken in (REST pollers' lag figures)
+        self.last_event_at: float | None = None
         self._last_flush = 0.0
         self._sent: dict[str, Any] = {}
         self._seq = 0
@@ -461,7 +463,15 @@ class LiveStats:
         if not changes:
             return None
         self._seq += 1
-        message = {"type": "update", "seq": self._seq, "at": at, "event_at": pending_since, **changes}
+        message = {
+            "type": "update",
+            "seq": self._seq,
+            "at": at,
+            # When the oldest and the newest event this update reports were taken in.
+            "event_at": pending_since,
+            "latest_event_at": self.last_event_at if pending_since is not None else None,
+            **changes,
+        }
         text = json.dumps(message)
         for client in tuple(self._clients):
             client.offer(text)
@@ -519,8 +529,9 @@ class LiveStats:
             except TimeoutError:
                 self._schedule_flush()
                 continue
+            self.last_event_at = time.time()
             if self._pending_since is None:
-                self._pending_since = time.time()
+                self._pending_since = self.last_event_at
             batch = [first]
             while (item := subscription.get_nowait()) is not None:
                 batch.append(item)

@@ -195,7 +195,7 @@ async def wallboard_state(request: web.Request) -> web.Response:
     """The full wallboard state (what the socket sends first), for polling clients."""
     live = request.app[LIVE_STATS]
     now = live.clock()
-    return web.json_response({"type": "state", "at": now, **live.state(now)})
+    return web.json_response({"type": "state", "at": now, "event_at": live.last_event_at, **live.state(now)})
 
 
 async def _until_closed(ws: web.WebSocketResponse) -> None:
@@ -276,6 +276,12 @@ def _spy_target(wiring: _Wiring, agent_id: str) -> str:
     channel = wiring.channel_of(agent_id)
     if channel:
         return channel
+    if wiring.acd is not None:
+        # The ACD notes the agent leg's channel from AMI DialBegin while it holds the call.
+        for slot in wiring.acd.slots.values():
+            agent_channel = getattr(slot, "agent_channel", None)
+            if slot.ringing == agent_id and slot.connected and agent_channel:
+                return str(agent_channel)
     if wiring.acd is None:
         raise ValidationError(f"no live channel known for agent {agent_id!r}", field="agent_id")
     state = wiring.acd.state.agent_state(agent_id) if agent_id in wiring.acd.state.config.agents else None
