@@ -148,6 +148,7 @@ def _values(
     passwords: Mapping[str, str],
     problems: list[str],
 ) -> dict[str, TemplateValue]:
+    """Every template value, each checked; problems are appended to ``problems``."""
     backend = options.backend_address or settings.agi.host
     if backend in _UNSPECIFIED:
         problems.append(
@@ -156,81 +157,31 @@ def _values(
         )
     _check(problems, _HOST, backend, "backend address")
     permits = _ami_permits(backend, options.standby_address, problems)
-    _check_private(problems, settings.ami.host)
-    _check(problems, _NAME, settings.ami.username, "ami.username")
-    if not settings.ami.secret:
-        problems.append("ami.secret is empty: set the AMI secret the backend logs in with")
-    elif _SECRET_FORBIDDEN.search(settings.ami.secret):
-        problems.append("ami.secret must not contain spaces, ';', ',' or '\"' (manager.conf syntax)")
-    if not options.dids:
-        problems.append("no hotline number (--did)")
-    for did, flow in options.dids:
-        _check(problems, _NUMBER, did, "hotline number")
-        _check(problems, _NAME, flow, f"flow of {did}")
-    _check(problems, _HOST, options.trunk_host, "trunk host")
-    _check(problems, _HOST, options.sip_bind, "SIP bind address")
+    _check_ami(settings, problems)
+    _check_options(options, problems)
     external: list[Mapping[str, TemplateValue]] = []
     if options.external_address:
-        _check(problems, _HOST, options.external_address, "external address")
         external.append({"address": options.external_address})
-    if options.standby_address:
-        _check(problems, _HOST, options.standby_address, "standby address")
-    for name in (options.trunk_username, options.trunk_secret):
-        if name is not None and (not name or _SECRET_FORBIDDEN.search(name)):
-            problems.append("trunk username and secret must be non-empty, without spaces, ';', ',' or '\"'")
-    _check(problems, _NAME, options.language, "language")
-    seen: set[str] = set()
-    agent_items: list[Mapping[str, TemplateValue]] = []
-    for agent in agents:
-        device = agent.device or f"PJSIP/{agent.id}"
-        _check(problems, _NAME, agent.id, "agent id")
-        _check(problems, _DEVICE, device, f"device of agent {agent.id}")
-        if any(ch in agent.name for ch in '";\n\r<>'):
-            problems.append(f"name of agent {agent.id} must not contain '\"', ';', '<', '>' or a line break")
-        if agent.id in seen:
-            problems.append(f"agent {agent.id} is listed twice")
-        seen.add(agent.id)
-        agent_items.append({"id": agent.id, "device": device, "name": agent.name or agent.id})
-    phones: list[Mapping[str, TemplateValue]] = []
-    names = {a.id: a.name or a.id for a in agents}
-    by_endpoint = {_pjsip_endpoint(a): a for a in agents}
-    for endpoint in phone_names(agents, options):
-        _check(problems, _NAME, endpoint, "phone name")
-        password = passwords.get(endpoint)
-        if not password or _SECRET_FORBIDDEN.search(password):
-            problems.append(f"phone {endpoint}: no usable password in the password file")
-            password = ""
-        supervisor = endpoint in options.supervisors
-        owner = by_endpoint.get(endpoint)
-        phones.append(
-            {
-                "id": endpoint,
-                "name": names.get(owner.id, endpoint) if owner is not None else endpoint,
-                "password": password,
-                "context": contract.SUPERVISOR_PHONES_CONTEXT
-                if supervisor
-                else contract.AGENT_PHONES_CONTEXT,
-            }
-        )
     trunk_auth: list[Mapping[str, TemplateValue]] = []
     if options.trunk_username and options.trunk_secret:
         trunk_auth.append({"username": options.trunk_username, "password": options.trunk_secret})
-    elif options.trunk_username or options.trunk_secret:
-        problems.append("trunk registration needs both a username and a secret")
     main_did = options.dids[0][0] if options.dids else ""
-    standby: list[Mapping[str, TemplateValue]] = []
-    dids: list[Mapping[str, TemplateValue]] = []
-    for did, flow in options.dids:
-        item: dict[str, TemplateValue] = {
+    dids: list[Mapping[str, TemplateValue]] = [
+        {
             "did": did,
             "flow": flow,
             "agi_url": _agi_url(backend, settings, flow),
+            # A one-item list renders the standby attempt, an empty one leaves it out.
+            "standby": (
+                [{"standby_url": _agi_url(options.standby_address, settings, flow)}]
+                if options.standby_address
+                else []
+            ),
         }
-        if options.standby_address:
-            item["standby"] = [{"standby_url": _agi_url(options.standby_address, settings, flow)}]
-        else:
-            item["standby"] = standby
-        dids.append(item)
+        for did, flow in options.dids
+    ]
+    agent_items = _agent_items(agents, problems)
+    phones = _phone_items(agents, options, passwords, problems)
     return {
         "ami_port": settings.ami.port,
         "ami_bindaddr": settings.ami.host,
@@ -266,6 +217,80 @@ def _values(
         "survival_queue": contract.SURVIVAL_QUEUE,
         "trunk_endpoint": contract.TRUNK_ENDPOINT,
     }
+
+
+def _check_ami(settings: Settings, problems: list[str]) -> None:
+    _check_private(problems, settings.ami.host)
+    _check(problems, _NAME, settings.ami.username, "ami.username")
+    if not settings.ami.secret:
+        problems.append("ami.secret is empty: set the AMI secret the backend logs in with")
+    elif _SECRET_FORBIDDEN.search(settings.ami.secret):
+        problems.append("ami.secret must not contain spaces, ';', ',' or '\"' (manager.conf syntax)")
+
+
+def _check_options(options: RenderOptions, problems: list[str]) -> None:
+    if not options.dids:
+        problems.append("no hotline number (--did)")
+    for did, flow in options.dids:
+        _check(problems, _NUMBER, did, "hotline number")
+        _check(problems, _NAME, flow, f"flow of {did}")
+    _check(problems, _HOST, options.trunk_host, "trunk host")
+    _check(problems, _HOST, options.sip_bind, "SIP bind address")
+    for address, what in ((options.external_address, "external"), (options.standby_address, "standby")):
+        if address:
+            _check(problems, _HOST, address, f"{what} address")
+    for value in (options.trunk_username, options.trunk_secret):
+        if value is not None and (not value or _SECRET_FORBIDDEN.search(value)):
+            problems.append("trunk username and secret must be non-empty, without spaces, ';', ',' or '\"'")
+    if bool(options.trunk_username) != bool(options.trunk_secret):
+        problems.append("trunk registration needs both a username and a secret")
+    _check(problems, _NAME, options.language, "language")
+
+
+def _agent_items(agents: list[AgentConfig], problems: list[str]) -> list[Mapping[str, TemplateValue]]:
+    """One item per agent for the dialplan and the survival queue (id, device, name)."""
+    seen: set[str] = set()
+    items: list[Mapping[str, TemplateValue]] = []
+    for agent in agents:
+        device = agent.device or f"PJSIP/{agent.id}"
+        _check(problems, _NAME, agent.id, "agent id")
+        _check(problems, _DEVICE, device, f"device of agent {agent.id}")
+        if any(ch in agent.name for ch in '";\n\r<>'):
+            problems.append(f"name of agent {agent.id} must not contain '\"', ';', '<', '>' or a line break")
+        if agent.id in seen:
+            problems.append(f"agent {agent.id} is listed twice")
+        seen.add(agent.id)
+        items.append({"id": agent.id, "device": device, "name": agent.name or agent.id})
+    return items
+
+
+def _phone_items(
+    agents: list[AgentConfig], options: RenderOptions, passwords: Mapping[str, str], problems: list[str]
+) -> list[Mapping[str, TemplateValue]]:
+    """One item per PJSIP phone (agents' and supervisors'), with its password and context."""
+    owners = {_pjsip_endpoint(a): a for a in agents}
+    names = phone_names(agents, options)
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"phone {name} is listed twice (an agent's device and a supervisor phone?)")
+    phones: list[Mapping[str, TemplateValue]] = []
+    for endpoint in dict.fromkeys(names):
+        _check(problems, _NAME, endpoint, "phone name")
+        password = passwords.get(endpoint, "")
+        if not password or _SECRET_FORBIDDEN.search(password):
+            problems.append(f"phone {endpoint}: no usable password in the password file")
+        owner = owners.get(endpoint)
+        supervisor = endpoint in options.supervisors
+        phones.append(
+            {
+                "id": endpoint,
+                "name": (owner.name or owner.id) if owner is not None else endpoint,
+                "password": password,
+                "context": contract.SUPERVISOR_PHONES_CONTEXT
+                if supervisor
+                else contract.AGENT_PHONES_CONTEXT,
+            }
+        )
+    return phones
 
 
 def _agi_url(host: str, settings: Settings, flow: str) -> str:

@@ -391,3 +391,12 @@ def test_voice_messages_go_to_the_absolute_recordings_folder_of_the_settings(tmp
     plan = Dialplan.parse((tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"))
     record = [s for s in steps_of(plan, contract.INBOUND_CONTEXT, "0800507506") if s.app == "Record"]
     assert record[0].data.startswith("/srv/rec/survival/${UNIQUEID}.wav,")
+
+
+def test_a_supervisor_phone_named_like_an_agent_phone_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two phones with one name would be one PJSIP endpoint: the render fails and writes nothing."""
+    assert render(tmp_path, "--supervisor-phone", "op101") == 1
+    assert "phone op101 is listed twice" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
