@@ -1,0 +1,314 @@
+"""Helpers for the fault tests: a scratch database, the backend as a process, the shipped dialplan.
+
+The fault tests run the backend the way it is deployed (``python -m callcenter.cli serve`` in a
+process of its own, so it can be killed with SIGKILL) against the simulated PBX in the test
+process. The PBX runs the rendered ``extensions.conf`` and ``queues.conf`` (the survival path
+with the real ``agi/survival_spool.py``, run as Asterisk runs a classic AGI) so the calls the
+backend loses take exactly the path a real PBX would send them down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from callcenter.sim.asterisk import AgiTarget
+from callcenter.sim.clock import SimClock
+from callcenter.sim.load import SimulatedPbx
+from callcenter.sim.models import AgentPhone, Distribution
+from callcenter.storage.users import Role
+from tests.integration.test_asterisk_conf_support import BACKEND, REPO_ROOT, render
+from tests.integration.test_auth_support import PASSWORD, add_user
+
+SPOOL_SCRIPT = REPO_ROOT / "agi" / "survival_spool.py"
+
+#: A short line for the fault tests: a greeting, then a menu where 0 joins the general queue.
+#: Callers who press nothing stay in the IVR (the menu repeats) until they give up.
+FAULT_FLOW = """\
+description: Fault-test line; a greeting, a menu, 0 for the general queue.
+languages: [uk]
+start: welcome
+prompts:
+  welcome: {language: uk, text: "Вітаємо на гарячій лінії."}
+  menu: {language: uk, text: "Щоб поговорити з оператором, натисніть 0."}
+nodes:
+  welcome: {type: play, prompt: welcome, interruptible: false, next: menu}
+  menu:
+    type: menu
+    prompt: menu
+    choices: {"0": operator}
+    retries: 10
+    timeout: 10
+    fallback: bye
+  operator: {type: queue, queue: general, skills: [general], fallback: bye}
+  bye: {type: hangup}
+"""
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def until(predicate: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
+    """Wait (real time) until ``predicate`` holds; fail naming ``what`` after ``limit_s``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while not predicate():
+        assert loop.time() < end, f"never happened: {what}"
+        await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(server_dsn: str) -> AsyncIterator[str]:
+    """A whole database of its own on the test server (the backend migrates its public schema)."""
+    name = f"cc_fault_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(server_dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, query = server_dsn.partition("?")
+    dsn = base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+    try:
+        yield dsn
+    finally:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@dataclass
+class Backend:
+    """``callcenter serve`` in a process of its own, restartable, killable."""
+
+    env: dict[str, str]
+    http_port: int
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    def start(self) -> None:
+        """Start the process (its output goes to ``log_path``, appended across restarts)."""
+        base = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {self.starts}\n".encode())
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "callcenter.cli", "serve"],
+                cwd=REPO_ROOT,
+                env={**base, "CALLCENTER_CONFIG": "/dev/null", **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    async def wait_healthy(self, limit_s: float = 40.0) -> dict[str, Any]:
+        """Poll ``/healthz`` until it answers; fail with the log if the process exits first."""
+        url = f"http://127.0.0.1:{self.http_port}/healthz"
+        deadline = time.monotonic() + limit_s
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"backend exited {self.proc.returncode}:\n{self.log()}")
+                with contextlib.suppress(aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                    async with http.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+                        body: dict[str, Any] = json.loads(await response.text())
+                        return body
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"no /healthz answer in time:\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, open sockets are simply gone."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Ctrl-C and wait; SIGKILL if it does not stop in time."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def log(self) -> str:
+        """The process output so far (for failure messages)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-6000:]
+
+
+@dataclass
+class FaultRig:
+    """The rendered configuration, the flows folder and the spool folder of one fault test."""
+
+    root: Path
+    spool: Path
+    flows: Path
+    dialplan: str
+    survival_members: list[str] = field(default_factory=list)
+
+
+def make_rig(tmp_path: Path) -> FaultRig:
+    """Render the Asterisk files (spool folder ``tmp_path/spool``) and write the fault-test flow."""
+    assert render(tmp_path) == 0
+    queues_conf = (tmp_path / "out" / "queues.conf").read_text(encoding="utf-8")
+    members: list[str] = []
+    in_survival = False
+    for line in queues_conf.splitlines():
+        if line.startswith("["):
+            in_survival = line.strip() == "[survival]"
+        elif in_survival and line.replace(" ", "").startswith("member=>"):
+            members.append(line.split("=>", 1)[1].split(",")[0].strip())
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "hotline.yaml").write_text(FAULT_FLOW, encoding="utf-8")
+    return FaultRig(
+        root=tmp_path,
+        spool=tmp_path / "spool",
+        flows=flows,
+        dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
+        survival_members=members,
+    )
+
+
+def backend_env(rig: FaultRig, dsn: str, *, ami_port: int, agi_port: int, http_port: int) -> dict[str, str]:
+    """The ``CALLCENTER_*`` settings of the backend under test."""
+    return {
+        "CALLCENTER_DATABASE_URL": dsn,
+        "CALLCENTER_AMI_HOST": "127.0.0.1",
+        "CALLCENTER_AMI_PORT": str(ami_port),
+        "CALLCENTER_AMI_USERNAME": "cc",
+        "CALLCENTER_AMI_SECRET": "ccsecret",
+        "CALLCENTER_AGI_HOST": "127.0.0.1",
+        "CALLCENTER_AGI_PORT": str(agi_port),
+        "CALLCENTER_HTTP_PORT": str(http_port),
+        "CALLCENTER_PATHS_FLOWS_DIR": str(rig.flows),
+        "CALLCENTER_PATHS_QUEUE_DIR": str(REPO_ROOT / "queue"),
+        "CALLCENTER_PATHS_SPOOL_DIR": str(rig.spool),
+        "CALLCENTER_PATHS_SOUNDS_DIR": str(rig.root / "sounds"),
+        "CALLCENTER_PATHS_RECORDINGS_DIR": str(rig.root / "recordings"),
+        "CALLCENTER_IVR_PRERENDER_PROMPTS": "false",
+        "CALLCENTER_LOG_FORMAT": "json",
+    }
+
+
+async def classic_agi_bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Run the spool script as Asterisk runs a classic AGI: arguments in argv, the header on stdin."""
+    header: list[str] = []
+    while (line := (await reader.readline()).decode()) not in ("\n", ""):
+        header.append(line)
+    args = [line.split(": ", 1)[1].rstrip("\n") for line in header if line.startswith("agi_arg_")]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SPOOL_SCRIPT),
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    # A classic AGI's header has no agi_network lines.
+    proc.stdin.write("".join(h for h in header if not h.startswith("agi_network")).encode() + b"\n")
+
+    async def replies() -> None:
+        assert proc.stdin is not None
+        while data := await reader.read(4096):
+            proc.stdin.write(data)
+            with contextlib.suppress(ConnectionError):
+                await proc.stdin.drain()
+        proc.stdin.close()
+
+    pump = asyncio.create_task(replies())
+    while data := await proc.stdout.read(4096):
+        writer.write(data)
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+    await proc.wait()
+    pump.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pump
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def shipped_pbx(rig: FaultRig, backend_agi_port: int, *, scale: float) -> AsyncIterator[SimulatedPbx]:
+    """A simulated PBX running the rendered dialplan; the survival members' phones answer."""
+    spool_server = await asyncio.start_server(classic_agi_bridge, "127.0.0.1", 0)
+    phones = [
+        AgentPhone(
+            member.partition("/")[2],
+            answer_delay=Distribution(1.0, fixed=True),
+            talk_time=Distribution(5.0, fixed=True),
+        )
+        for member in rig.survival_members
+    ]
+    pbx = SimulatedPbx(
+        SimClock(scale),
+        dialplan=rig.dialplan,
+        phones=phones,
+        agi_port=spool_server.sockets[0].getsockname()[1],
+        default_sound=2.0,
+    )
+    # The dialplan's FastAGI address is the rendered backend's; the classic AGI (no host) goes
+    # to 127.0.0.1:4573, which the constructor pointed at the spool bridge.
+    pbx.ast.agi_map[f"{BACKEND}:4573"] = AgiTarget("127.0.0.1", backend_agi_port)
+    await pbx.start()
+    try:
+        yield pbx
+    finally:
+        await pbx.stop()
+        spool_server.close()
+        await spool_server.wait_closed()
+
+
+async def staff_paused_agent(dsn: str, http_port: int, agent_id: str) -> None:
+    """Create ``agent_id``'s user, sign in, log in to the ACD and pause: callers then wait."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    try:
+        await add_user(pool, agent_id, Role.AGENT)
+    finally:
+        await pool.close()
+    base = f"http://127.0.0.1:{http_port}"
+    # The session cookie comes from an IP address, which aiohttp's default jar refuses to keep.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.post(f"{base}/api/login", json={"login": agent_id, "password": PASSWORD}) as r:
+            assert r.status == 200, await r.text()
+            csrf = (await r.json())["csrf_token"]
+        headers = {"X-CSRF-Token": csrf, "Origin": base}
+        async with http.post(f"{base}/api/agents/me/login", headers=headers) as r:
+            assert r.status == 200, await r.text()
+        async with http.post(f"{base}/api/agents/me/pause", headers=headers, json={"reason": "break"}) as r:
+            assert r.status == 200, await r.text()
+
+
+async def appeal_rows(dsn: str) -> list[tuple[str, str | None]]:
+    """Every appeal record's (linkedid, survival reason)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT linkedid, survival_reason FROM appeals")
+    finally:
+        await conn.close()
+    return [(row["linkedid"], row["survival_reason"]) for row in rows]
