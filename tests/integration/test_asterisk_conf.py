@@ -14,6 +14,7 @@ import ipaddress
 import re
 from pathlib import Path
 
+import asterisk.config
 import pytest
 import yaml
 
@@ -39,6 +40,7 @@ from tests.integration.test_asterisk_conf_support import (
     BACKEND,
     REPO_ROOT,
     Section,
+    TextConfig,
     effective,
     make_settings,
     parse_conf,
@@ -400,3 +402,15 @@ def test_a_supervisor_phone_named_like_an_agent_phone_is_refused(
     assert render(tmp_path, "--supervisor-phone", "op101") == 1
     assert "phone op101 is listed twice" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_parser_helper_reads_what_pyst2_alone_cannot(tmp_path: Path) -> None:
+    """pyst2 rejects '[name](template)' headers and keeps the blank after '='; the helper handles both."""
+    lines = ["[base](!)\n", "type = aor\n", "[op1](base)\n", "max_contacts = 1\n"]
+    with pytest.raises(asterisk.config.ParseError):
+        TextConfig("x.conf", list(lines))
+    path = tmp_path / "x.conf"
+    path.write_text("".join(lines), encoding="utf-8")
+    base, phone = parse_conf(path)
+    assert base.is_template and not phone.is_template and phone.templates == ("base",)
+    assert effective([base, phone], phone) == {"type": ["aor"], "max_contacts": ["1"]}

@@ -5,7 +5,7 @@ on Python 3.11 under ``filterwarnings=error`` it needs three work-arounds, all h
 
 * ``Config.load`` opens the file without closing it (and in the locale's encoding): the leaked
   file object raises ``ResourceWarning`` when collected, which pytest turns into a failure.
-  :class:`_TextConfig` feeds it lines read with UTF-8 instead.
+  :class:`TextConfig` feeds it lines read with UTF-8 instead.
 * Section headers with templates, ``[op101](cc-phone-endpoint)`` and ``[cc-phone-aor](!)``, are
   a ``ParseError`` ("Missing '[' or ']'"); pjsip.conf depends on them. The suffix is taken off
   before pyst2 sees the line and kept in :attr:`Section.templates`.
@@ -54,7 +54,7 @@ class Section:
         return values[-1] if values else None
 
 
-class _TextConfig(asterisk.config.Config):  # type: ignore[misc]  # pyst2 has no type information
+class TextConfig(asterisk.config.Config):  # type: ignore[misc]  # pyst2 has no type information
     """pyst2's parser over lines we read ourselves (its own ``load`` leaks the open file)."""
 
     def __init__(self, filename: str, lines: list[str]) -> None:
@@ -74,7 +74,7 @@ def parse_conf(path: Path) -> list[Section]:
         if match:
             suffixes[number] = tuple(t.strip() for t in match.group(2).split(",") if t.strip())
             lines[number - 1] = f"[{match.group(1)}]\n"
-    config = _TextConfig(str(path), lines)
+    config = TextConfig(str(path), lines)
     sections: list[Section] = []
     for category in config.categories:
         templates = suffixes.get(category.number, ())
