@@ -2,19 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.services.retention import RetentionJob
 from callcenter.storage.appeals import AppealRepository
 from callcenter.storage.recordings import RecordingRepository
-from callcenter.storage.users import Role
+from callcenter.storage.users import ROLE_INCLUDES, Role
 from callcenter.web import recordings_api
+from callcenter.web.auth import Access, route_access
 from tests.integration.test_auth_support import add_user, make_app, sign_in
-from tests.integration.test_web_routes_roles import JSON, roles_below, walk
+
+JSON = {"Accept": "application/json"}
+
+
+def concrete_path(route: web.AbstractRoute) -> str:
+    """A path that matches the route: placeholders filled with ``x``."""
+    info = route.get_info()
+    if "path" in info:
+        return str(info["path"])
+    if "formatter" in info:
+        return re.sub(r"\{[^}]+\}", "x", str(info["formatter"]))
+    return str(info.get("prefix", "")).rstrip("/") + "/x"  # a static folder
+
+
+def walk(app: web.Application) -> list[tuple[str, str, Access | None]]:
+    """(method, path, declared access) of every route but the HEAD twins of GET routes."""
+    return [
+        (route.method, concrete_path(route), route_access(app, route))
+        for route in app.router.routes()
+        if route.method != "HEAD"
+    ]
+
+
+def roles_below(access: Access) -> list[Role]:
+    """Roles that must be refused: none of the roles they act as is named by the route."""
+    return [role for role in Role if not ROLE_INCLUDES[role] & access.roles]
 
 
 async def test_recordings_routes_refuse_lower_roles_and_admit_named_ones(
