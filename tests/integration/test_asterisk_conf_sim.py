@@ -233,3 +233,38 @@ async def test_supervisor_spy_context_runs_chanspy_on_the_agents_device(rendered
             await asyncio.sleep(0.01)
     assert started and started[0][0].startswith(supervisor)
     assert started[0][1] == f"{agent_device}-,qEw"
+
+
+async def test_ivr_transfer_through_the_transfer_context_reaches_the_trunk(rendered: Rendered) -> None:
+    """The IVR's EXEC Dial of Local/7333@hotline-transfer rings 7333 on the trunk, which answers."""
+    dials: list[str] = []
+    answered: list[str] = []
+
+    async def backend(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (await reader.readline()) not in (b"\n", b""):
+            pass
+        # What the IVR driver sends for a transfer node (callcenter.telephony.ivr_driver).
+        for command in ("ANSWER", f"EXEC Dial {contract.transfer_channel('7333')},60"):
+            writer.write(command.encode() + b"\n")
+            await reader.readline()
+        writer.close()
+
+    server = await asyncio.start_server(backend, "127.0.0.1", 0)
+    try:
+        async with pbx_with(rendered, server.sockets[0].getsockname()[1]) as pbx:
+
+            def listen(name: str, privilege: str, body: list[tuple[str, str]]) -> None:
+                fields = dict(body)
+                if name == "DialBegin":
+                    dials.append(fields.get("DialString", ""))
+                elif name == "DialEnd" and fields.get("DialStatus") == "ANSWER":
+                    answered.append(fields.get("DestChannel", ""))
+
+            pbx.ast.pbx.listeners.append(listen)
+            model = CallerModel(did="0800507506", talk=Distribution(5.0, 0.0))
+            await asyncio.wait_for(pbx.call(model), 30)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert dials[:2] == [f"7333@{contract.TRANSFER_CONTEXT}", f"PJSIP/7333@{contract.TRUNK_ENDPOINT}"]
+    assert any(channel.startswith(f"PJSIP/{contract.TRUNK_ENDPOINT}-") for channel in answered)
