@@ -200,6 +200,9 @@ def test_did_goes_to_fastagi_then_spool_then_survival_queue(rendered: Path) -> N
     assert apps[spool][1].split(",")[1] == "${AGISTATUS}"
     assert apps[queue][1].split(",")[0] == contract.SURVIVAL_QUEUE
     assert steps[-1].label == "done" and steps[-1].app == "Hangup"
+    # Whoever Queue gives back was not answered: a voice message, keyed by Uniqueid like the spool.
+    assert [app for app, _ in apps[queue + 1 :]] == ["Playback", "Record", "Hangup"]
+    assert "${UNIQUEID}.wav" in apps[queue + 2][1]
     # The contract's variable names are the ones the dialplan uses.
     text = (rendered / "out" / "extensions.conf").read_text(encoding="utf-8")
     for variable in (contract.HANDLED_VARIABLE, contract.ARRIVED_VARIABLE, contract.SPY_MODE_VARIABLE):
