@@ -30,6 +30,7 @@ from callcenter.services.queue_wait import QueueWait
 from callcenter.storage.analytics import AnalyticsStore
 from callcenter.telephony.ivr_driver import IvrServices
 from callcenter.web import agents_api, appeals_api, desk, flows_api
+from callcenter.web.analytics_page import setup_analytics
 from callcenter.web.metrics import LiveSnapshot
 
 if TYPE_CHECKING:
@@ -143,4 +144,5 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     appeals_api.setup(app, runtime.appeals)
     desk.setup(app, bus)
     flows_api.setup(app, flows)
+    setup_analytics(app)
     return CallHandling(acd, queue_config, flows, pipeline, facts)

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("settings", help="list every setting with its environment variable and meaning")
 
+    from callcenter.reports_cli import add_report_parser
+
+    add_report_parser(sub)
+
     from callcenter.web.auth_cli import add_users_parser  # the users subcommand (issue 10)
 
     add_users_parser(sub)
@@ -144,6 +148,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "db":
         return asyncio.run(_db_migrate(settings))
+    if args.command == "report":
+        from callcenter.reports_cli import report_command
+
+        return report_command(settings, args)
     if args.command == "flows":
         from callcenter.flows_cli import validate_command
 

@@ -25,6 +25,7 @@ import random
 import re
 import secrets
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -47,7 +48,7 @@ DEMO_DIR = Path("var/demo")
 #: One working day of the arrival curve is replayed every this many real minutes.
 DAY_MINUTES = 12.0
 #: Calls per hour at the peak of the (compressed) day.
-PEAK_PER_HOUR = 240.0
+PEAK_PER_HOUR = 360.0
 #: Operators left logged out and paused at start, so the wallboard shows every state.
 PAUSED = {"op109": "break"}
 LOGGED_OUT = {"op110"}
@@ -124,8 +125,10 @@ async def _traffic(pbx: SimulatedPbx, stop: asyncio.Event) -> None:
     day_s = DAY_MINUTES * 60.0
 
     def rate(seconds: float) -> float:
-        # One 12-hour working day (08:00-20:00) replayed every DAY_MINUTES real minutes.
-        return curve(8 * 3600 + ((seconds - 8 * 3600) % day_s) * (12 * 3600 / day_s))
+        # One 12-hour working day (08:00-20:00) replayed every DAY_MINUTES real minutes, starting
+        # at 10:00 so that the first minute already has callers.
+        position = (seconds - 8 * 3600 + day_s / 6) % day_s
+        return curve(8 * 3600 + position * (12 * 3600 / day_s))
 
     callers = _callers(rng)
     while not stop.is_set():
@@ -147,7 +150,9 @@ async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
         for agent in acd.state.config.agents.values()
     ]
     pbx = SimulatedPbx(
-        SimClock(1.0),
+        # Epoch = now, as a real Asterisk's uniqueids start from its start time: with a fixed
+        # epoch a restarted demo would reuse the linkedids of the calls already recorded.
+        SimClock(1.0, epoch=time.time()),
         agi_port=runtime.agi.bound_port,
         phones=phones,
         ami_users={settings.ami.username: AmiUser(settings.ami.secret)},
