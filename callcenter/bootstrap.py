@@ -10,6 +10,7 @@ on the exit stack, so they stop in the reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Iterable
@@ -27,9 +28,12 @@ from callcenter.services.flows import FlowService
 from callcenter.services.lookups import IvrLookups
 from callcenter.services.queue_config import QueueConfigStore
 from callcenter.services.queue_wait import QueueWait
+from callcenter.services.recordings import DiskMonitor, RecordingService
+from callcenter.services.retention import RetentionJob
 from callcenter.storage.analytics import AnalyticsStore
+from callcenter.storage.recordings import RecordingRepository
 from callcenter.telephony.ivr_driver import IvrServices
-from callcenter.web import agents_api, appeals_api, desk, flows_api
+from callcenter.web import agents_api, appeals_api, desk, flows_api, recordings_api
 from callcenter.web.analytics_page import setup_analytics
 from callcenter.web.metrics import LiveSnapshot
 
@@ -118,6 +122,29 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
         lookup=IvrLookups(runtime.appeals),
         enter_queue=QueueWait(acd),
     )
+    root = settings.paths.recordings_dir
+    root.mkdir(parents=True, exist_ok=True)
+    recording_repo = RecordingRepository(pool)
+    recordings = RecordingService(recording_repo, runtime.appeals, root, DiskMonitor(root))
+    retention = RetentionJob(recording_repo, root, clock=lambda: dt.datetime.now(dt.UTC))
+    stop_background = asyncio.Event()
+    background = [
+        asyncio.create_task(recordings.disk.watch(60.0, stop_background), name="recordings-disk"),
+        asyncio.create_task(
+            retention.run_forever(3600.0, stop_background, recordings=recordings), name="recordings-retention"
+        ),
+    ]
+
+    async def stop_recordings() -> None:
+        stop_background.set()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await recordings.drain()
+
+    stack.push_async_callback(stop_recordings)
+    recordings_api.register_metrics(runtime.metrics, recordings)
+
     pipeline = CallPipeline(
         flows=flows.get,
         environment=lambda: FlowEnvironment(flows.setup.schedules, flows=flows.flows),
@@ -126,6 +153,7 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
         bus=bus,
         metrics=runtime.metrics,
         clock=lambda: dt.datetime.now(KYIV),
+        recordings=recordings,
     )
     runtime.agi.set_default_route(pipeline)
 
@@ -145,4 +173,8 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     desk.setup(app, bus)
     flows_api.setup(app, flows)
     setup_analytics(app)
+    recordings_api.setup(
+        app,
+        recordings_api.RecordingsApi(recording_repo, runtime.appeals, root, retention),
+    )
     return CallHandling(acd, queue_config, flows, pipeline, facts)

@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
+    from callcenter.asterisk_conf_cli import add_asterisk_conf_parser
+
+    add_asterisk_conf_parser(sub)
+
     from callcenter.web.auth_cli import add_users_parser  # the users subcommand (issue 10)
 
     add_users_parser(sub)
@@ -148,6 +152,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "db":
         return asyncio.run(_db_migrate(settings))
+    if args.command == "asterisk-conf":
+        from callcenter.asterisk_conf_cli import asterisk_conf_command
+
+        return asterisk_conf_command(settings, args)
     if args.command == "report":
         from callcenter.reports_cli import report_command
 

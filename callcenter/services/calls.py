@@ -96,11 +96,13 @@ class CallPipeline:
         bus: EventBus,
         metrics: CallMetrics,
         clock: Clock,
+        recordings: Any = None,
     ) -> None:
         """``services.enter_queue`` is the ACD's hand-off; the pipeline wraps it to follow the call.
 
         ``appeals`` is an ``AppealRepository`` (or anything with ``open_for_call`` and
-        ``apply_call_progress``); ``environment`` gives the current flows and schedules.
+        ``apply_call_progress``); ``environment`` gives the current flows and schedules;
+        ``recordings`` (a ``RecordingService``, optional) records the conversation from the answer.
         """
         self._flows = flows
         self._environment = environment
@@ -110,6 +112,7 @@ class CallPipeline:
         self._bus = bus
         self._metrics = metrics
         self._clock = clock
+        self._recordings = recordings
         self._calls: dict[str, _Call] = {}
 
     @property
@@ -175,6 +178,10 @@ class CallPipeline:
         if command.topic:
             await self._progress(IvrChoice(call.linkedid, "topic", command.topic, now))
         await self._progress(EnteredQueue(call.linkedid, command.queue, now))
+        if self._recordings is not None:
+            # MixMonitor with option b records only while bridged: from the agent's answer. The
+            # caller heard the recording notice in the flow's greeting. It never raises.
+            await self._recordings.start_recording(session, call.linkedid, now)
         result = await self._enter_queue(session, command, info)
         now = self._clock()
         if result.status == "answered" and result.agent:
@@ -199,6 +206,8 @@ class CallPipeline:
             await self._progress(AfterHours(call.linkedid, now))
         if outcome.hung_up:
             await self._progress(CallEnded(call.linkedid, now))
+        if self._recordings is not None and call.queue is not None:
+            self._recordings.schedule_finish(call.linkedid, now)
         self._metrics.observe_call_end(call.queue or "", result)
         self._bus.publish(
             TOPIC_CALLS, CallFinished(call.linkedid, result, call.queue, call.agent, now.timestamp())

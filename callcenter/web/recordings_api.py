@@ -9,7 +9,7 @@ Routes (who: the route's declared roles; the handler narrows with ``may_hear``/`
   browser can seek;
 * ``GET /api/recordings/{id}/download`` — the file as an attachment (supervisors and admins);
 * ``GET /api/recordings/flagged`` — recordings with a problem (supervisors);
-* ``GET|PUT /api/appeals/{id}/legal-hold`` — the appeal's legal hold (supervisors, admins);
+* ``GET|PUT /api/legal-holds/{id}`` — the appeal's legal hold (supervisors, admins);
 * ``GET /api/admin/retention``, ``PUT /api/admin/retention/{queue}``,
   ``POST /api/admin/retention/run`` (``{"dry_run": true|false}``) — retention (admins);
 * ``GET /static/recordings/{name}`` — the reusable player (``player.js``, ``player.css``).
@@ -339,14 +339,14 @@ async def _hold_response(api: RecordingsApi, appeal_id: UUID) -> web.Response:
     )
 
 
-@routes.get("/api/appeals/{id}/legal-hold")
+@routes.get("/api/legal-holds/{id}")
 @requires(Role.SUPERVISOR)
 async def get_legal_hold(request: web.Request) -> web.Response:
     """Whether the appeal is under a legal hold, and why."""
     return await _hold_response(request.app[RECORDINGS], _appeal_id(request))
 
 
-@routes.put("/api/appeals/{id}/legal-hold")
+@routes.put("/api/legal-holds/{id}")
 @requires(Role.SUPERVISOR)
 async def put_legal_hold(request: web.Request) -> web.Response:
     """Set (``{"hold": true, "reason": "…"}``) or lift (``{"hold": false}``) the legal hold."""

@@ -27,6 +27,7 @@ from callcenter.sim.ami_server import AmiUser
 from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
 from callcenter.sim.models import AgentPhone, CallerModel, Distribution
+from callcenter.storage.recordings import RecordingRepository
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,6 +138,16 @@ async def test_a_caller_choosing_a_topic_reaches_an_agent_and_leaves_an_appeal_r
             break
         await asyncio.sleep(0.1)
     assert row is not None and row["outcome"] == "answered" and row["first_queue"] == "social"
+
+    # The conversation was recorded, checked, and linked to the call and its appeal record.
+    repository = RecordingRepository(db_pool)
+    for _ in range(100):
+        recordings = await repository.for_call(linkedid)
+        if recordings and recordings[0].ended_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert [(r.status.value, r.agent, r.appeal_id) for r in recordings] == [("ok", "op101", record.id)]
+    assert recordings[0].sha256 and recordings[0].bytes and recordings[0].duration_ms
 
 
 async def test_a_caller_who_hangs_up_in_the_ivr_still_leaves_a_record(line: Line) -> None:

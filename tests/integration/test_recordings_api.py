@@ -227,7 +227,7 @@ async def test_flagged_list_for_supervisors(world: World) -> None:
 async def test_legal_hold_put_and_get(world: World) -> None:
     """A supervisor sets and lifts a legal hold (CSRF token needed); bad bodies and agents are refused."""
     client = world.client
-    url = f"/api/appeals/{world.appeal_id}/legal-hold"
+    url = f"/api/legal-holds/{world.appeal_id}"
     csrf = await sign_in(client, "sup")
     headers = {"X-CSRF-Token": csrf}
     assert (await client.put(url, json={"hold": True, "reason": "court"})).status == 403  # no CSRF token
@@ -237,7 +237,7 @@ async def test_legal_hold_put_and_get(world: World) -> None:
     assert body["hold"] is True and body["set_by"] == "sup" and body["reason"] == "court case 2-123/26"
     assert (await client.put(url, json={"hold": True}, headers=headers)).status == 400
     assert (await client.put(url, json={"hold": "yes"}, headers=headers)).status == 400
-    missing = "/api/appeals/00000000-0000-0000-0000-000000000000/legal-hold"
+    missing = "/api/legal-holds/00000000-0000-0000-0000-000000000000"
     assert (await client.put(missing, json={"hold": True, "reason": "x"}, headers=headers)).status == 404
     released = await client.put(url, json={"hold": False}, headers=headers)
     assert (await released.json())["hold"] is False

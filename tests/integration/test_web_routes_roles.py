@@ -57,7 +57,13 @@ def concrete_path(route: web.AbstractRoute) -> str:
     if "path" in info:
         return str(info["path"])
     if "formatter" in info:
-        return re.sub(r"\{[^}]+\}", "x", str(info["formatter"]))
+        # A placeholder may carry a regex ({fmt:csv|html}): use the first filler the route matches.
+        pattern = info.get("pattern")
+        for filler in ("x", "csv", "1", "00000000-0000-0000-0000-000000000000"):
+            path = re.sub(r"\{[^}]+\}", filler, str(info["formatter"]))
+            if pattern is None or pattern.fullmatch(path):
+                return path
+        return path
     return str(info["prefix"]).rstrip("/") + "/x"
 
 
