@@ -386,8 +386,15 @@ class AcdService:
             ),
         )
 
-    def ring_result(self, slot: CallerSlot, agent_id: str, dial_status: str) -> None:
-        """The Dial to the agent returned with ``dial_status``; ANSWER means the call is over now."""
+    def ring_result(
+        self, slot: CallerSlot, agent_id: str, dial_status: str, *, talked_s: float | None = None
+    ) -> None:
+        """The Dial to the agent returned with ``dial_status``; ANSWER means the call is over now.
+
+        ``talked_s`` is how long the bridge lasted (Dial's ANSWEREDTIME): when AMI did not report
+        the answer (the connection was down or stalled), the answer is dated that long ago rather
+        than now, so the wait and the talk time stay true.
+        """
         now = self.clock()
         if slot.ringing != agent_id:
             # The ring was cancelled (the agent logged out) and the core moved on; if the agent
@@ -398,7 +405,7 @@ class AcdService:
         slot.ringing = None
         if dial_status == "ANSWER":
             if not slot.connected:
-                self._connected(slot, agent_id, now)
+                self._connected(slot, agent_id, now - max(0.0, talked_s or 0.0))
             self.apply(self.state.call_ended(slot.call_id, now))
             self.slots.pop(slot.call_id, None)
             return

@@ -160,7 +160,9 @@ class QueueWait:
         status = await session.get_variable("DIALSTATUS") or "CHANUNAVAIL"
         if status == "CANCEL":
             raise ChannelHungUp("the caller hung up while the agent's phone rang")
-        service.ring_result(slot, decision.agent_id, status)
+        # Only when AMI did not already report the answer (it was down or stalled): one more round trip.
+        talked_s = await _answered_time(session) if status == "ANSWER" and not slot.connected else None
+        service.ring_result(slot, decision.agent_id, status, talked_s=talked_s)
         if status == "ANSWER":
             return QueueResult("answered", decision.agent_id)
         await self._hold(session, True)
@@ -193,6 +195,23 @@ class QueueWait:
             digit = (await session.stream_file(prompts.callback_offer, key)).digit
         await self._hold(session, True)
         return digit
+
+
+async def _answered_time(session: IvrSessionPort) -> float | None:
+    """Seconds the agent's bridge lasted, from Dial's ANSWEREDTIME_MS (ANSWEREDTIME before 20)."""
+    for name, unit in (("ANSWEREDTIME_MS", 1000.0), ("ANSWEREDTIME", 1.0)):
+        try:
+            value = await session.get_variable(name)
+        except CallcenterError as exc:
+            if isinstance(exc, ChannelHungUp):
+                return None  # the call is over anyway; the answer time is then "now"
+            value = None
+        if value:
+            try:
+                return float(value) / unit
+            except ValueError:
+                continue
+    return None
 
 
 async def _linkedid(session: IvrSessionPort, fallback: str) -> str:
