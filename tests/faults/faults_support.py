@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,9 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from callcenter.app import Database, Runtime, start_runtime
+from callcenter.bootstrap import CallHandling, start_call_handling
+from callcenter.config import AgiSettings, AmiSettings, IvrSettings, PathSettings, Settings
 from callcenter.sim.asterisk import AgiTarget
 from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
@@ -167,6 +171,7 @@ class FaultRig:
     root: Path
     spool: Path
     flows: Path
+    queues: Path
     dialplan: str
     survival_members: list[str] = field(default_factory=list)
 
@@ -184,11 +189,18 @@ def make_rig(tmp_path: Path) -> FaultRig:
             members.append(line.split("=>", 1)[1].split(",")[0].strip())
     flows = tmp_path / "flows"
     flows.mkdir()
+    # The shipped queue files, with a one-second wrap-up so a call's facts are final at once.
+    queues = tmp_path / "queue"
+    queues.mkdir()
+    for source in (REPO_ROOT / "queue").glob("*.yaml"):
+        text = re.sub(r"wrap_up_s: \d+", "wrap_up_s: 1", source.read_text(encoding="utf-8"))
+        (queues / source.name).write_text(text, encoding="utf-8")
     (flows / "hotline.yaml").write_text(FAULT_FLOW, encoding="utf-8")
     return FaultRig(
         root=tmp_path,
         spool=tmp_path / "spool",
         flows=flows,
+        queues=queues,
         dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
         survival_members=members,
     )
@@ -206,7 +218,7 @@ def backend_env(rig: FaultRig, dsn: str, *, ami_port: int, agi_port: int, http_p
         "CALLCENTER_AGI_PORT": str(agi_port),
         "CALLCENTER_HTTP_PORT": str(http_port),
         "CALLCENTER_PATHS_FLOWS_DIR": str(rig.flows),
-        "CALLCENTER_PATHS_QUEUE_DIR": str(REPO_ROOT / "queue"),
+        "CALLCENTER_PATHS_QUEUE_DIR": str(rig.queues),
         "CALLCENTER_PATHS_SPOOL_DIR": str(rig.spool),
         "CALLCENTER_PATHS_SOUNDS_DIR": str(rig.root / "sounds"),
         "CALLCENTER_PATHS_RECORDINGS_DIR": str(rig.root / "recordings"),
@@ -312,3 +324,43 @@ async def appeal_rows(dsn: str) -> list[tuple[str, str | None]]:
     finally:
         await conn.close()
     return [(row["linkedid"], row["survival_reason"]) for row in rows]
+
+
+@contextlib.asynccontextmanager
+async def backend_in_process(settings: Settings, pool: Any) -> AsyncIterator[tuple[Runtime, CallHandling]]:
+    """The backend's services wired by the composition root on ``pool``, FastAGI listening.
+
+    The web server is not started (the tests read the services directly); everything else is
+    what ``callcenter serve`` runs.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        runtime = await start_runtime(settings, Database(pool=pool, dsn=""), stack)
+        handling = await start_call_handling(runtime, stack)
+        await runtime.agi.start()
+        stack.push_async_callback(runtime.agi.close)
+        yield runtime, handling
+
+
+def in_process_settings(
+    rig: FaultRig, *, ami_port: int, ping_interval_s: float = 0.5, action_timeout_s: float = 2.0
+) -> Settings:
+    """Settings of an in-process backend: FastAGI on a free port, AMI at the simulated PBX."""
+    return Settings(
+        ami=AmiSettings(
+            host="127.0.0.1",
+            port=ami_port,
+            username="cc",
+            secret="ccsecret",
+            ping_interval_s=ping_interval_s,
+            action_timeout_s=action_timeout_s,
+        ),
+        agi=AgiSettings(host="127.0.0.1", port=0),
+        paths=PathSettings(
+            flows_dir=rig.flows,
+            queue_dir=rig.queues,
+            spool_dir=rig.spool,
+            sounds_dir=rig.root / "sounds",
+            recordings_dir=rig.root / "recordings",
+        ),
+        ivr=IvrSettings(prerender_prompts=False),
+    )
