@@ -9,21 +9,22 @@ answered (the ``DialEnd ANSWER`` the AMI adapter would see), talks 2–8 s, hang
 calls through FastAGI yet, so the driver plays the call pipeline's part on the same bus and
 ACD the pipeline will use; timings are compressed so the board changes several times a second.
 
-A client process then measures, for the same server:
+Lag is measured on a probe: an agent with a skill no queue asks for (so it never takes a
+call) is paused and made available again at random intervals of 0.25–0.6 s through the ACD, as
+a supervisor's click would. Its ``AgentStateChanged`` carries the server's time, the board shows
+it as the agent's ``since``, and a client's lag is its receive time minus that instant, the
+first time it sees it. Both processes share one clock. A client process measures, for the
+same server:
 
-* **ours**: 200 WebSocket clients on ``/ws/wallboard``; every ``update`` carries
-  ``latest_event_at`` and ``event_at`` (when the server took in the newest and the oldest event
-  it reports), so lag = receive time − ``latest_event_at``, the same measure the peer gets; the
-  lag from the oldest event (which includes the coalescing wait of up to ``min_interval_s``)
-  and the server-send-to-client time are printed too;
+* **ours**: 200 WebSocket clients on ``/ws/wallboard`` applying the updates;
 * **peer**: 200 clients polling ``GET /api/wallboard`` at the rate the WebSocket clients were
-  sent updates; lag = receive time − ``event_at`` of the newest event, counted when a poll
-  first sees it.
+  sent updates (each at a random phase); a probe change they never saw (two toggles between
+  polls) is counted as missed.
 
-Reported: delivered updates per second (all clients), lag median and p99, and the bytes of a
-full state vs an average update (why updates are diffs). Both processes share one machine's
-clock, so the lags are comparable. Neither side checks sign-in (no database): the auth layer's
-cost would fall on every poll and only on the socket's handshake.
+Reported: updates (or poll responses) delivered per second over all clients, probe lag median
+and p99, the server-send-to-client time of updates, and the bytes of a full state vs an
+average update (why updates are diffs). Neither side checks sign-in (no database): the auth
+layer's cost would fall on every poll and only on the socket's handshake.
 
     .venv/bin/python bench/bench_wallboard.py [--clients 200] [--calls 50] [--seconds 10]
 """
@@ -32,8 +33,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
+import os
 import random
 import socket
 import statistics
@@ -42,6 +43,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from itertools import count
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -51,14 +54,15 @@ from callcenter.acd.model import Assignment
 from callcenter.bus import EventBus
 from callcenter.services.acd import AcdService, CallerSlot, OfferInfo
 from callcenter.services.live_events import TOPIC_CALLS, CallArrived, CallFinished
-from callcenter.services.live_stats import LiveStats
+from callcenter.services.live_stats import LiveStats, LiveStatsSettings
 from callcenter.telephony.events import ChannelSnapshot, DialEnd
 from callcenter.web import wallboard
 
 QUEUES = ("general", "social", "legal")
+PROBE = "probe"
 AGENTS = 40
 FILES = {
-    "queue/skills.yaml": "skills:\n  general: {title: General}\n",
+    "queue/skills.yaml": "skills:\n  general: {title: General}\n  probe: {title: Probe}\n",
     "queue/hours.yaml": (
         "timezone: Europe/Kyiv\nholidays: {country: UA, categories: [public], local: []}\n"
         'schedules:\n  always: {weekly: {mon-sun: "00:00-24:00"}, closed_on_holidays: false}\n'
@@ -69,7 +73,8 @@ FILES = {
         for q in QUEUES
     ),
     "queue/agents.yaml": "agents:\n"
-    + "".join(f'  - {{id: op{n}, name: "Agent {n}", skills: {{general: 3}}}}\n' for n in range(AGENTS)),
+    + "".join(f'  - {{id: op{n}, name: "Agent {n}", skills: {{general: 3}}}}\n' for n in range(AGENTS))
+    + f'  - {{id: {PROBE}, name: "Probe", skills: {{probe: 1}}}}\n',
 }
 
 
@@ -127,11 +132,21 @@ async def _drive_calls(acd: AcdService, bus: EventBus, concurrent: int) -> None:
         await asyncio.gather(*running, return_exceptions=True)
 
 
-async def serve(port: int, concurrent: int) -> None:
+async def _toggle_probe(acd: AcdService) -> None:
+    rng = random.Random(11)
+    while True:
+        await asyncio.sleep(rng.uniform(0.25, 0.6))
+        if acd.state.agent_state(PROBE).value == "available":
+            acd.pause(PROBE, "break")
+        else:
+            acd.available(PROBE)
+
+
+async def serve(port: int, concurrent: int, min_interval_s: float) -> None:
     """The wallboard with the ACD runtime and the call driver, until stdin closes."""
     bus = EventBus()
     acd = AcdService(load_acd_config(FILES), bus)
-    live = LiveStats(bus, acd)
+    live = LiveStats(bus, acd, settings=LiveStatsSettings(min_interval_s=min_interval_s))
     app = web.Application()
     wallboard.setup(app, live, acd=acd)
     runner = web.AppRunner(app, access_log=None)
@@ -140,12 +155,16 @@ async def serve(port: int, concurrent: int) -> None:
     async with acd:
         for n in range(AGENTS):
             acd.login(f"op{n}")
-        driver = asyncio.create_task(_drive_calls(acd, bus, concurrent))
+        acd.login(PROBE)
+        tasks = [
+            asyncio.create_task(_drive_calls(acd, bus, concurrent)),
+            asyncio.create_task(_toggle_probe(acd)),
+        ]
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        driver.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await driver
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     await runner.cleanup()
 
 
@@ -154,17 +173,23 @@ async def serve(port: int, concurrent: int) -> None:
 
 @dataclass
 class Tally:
-    """Lags (seconds) and message counts and sizes seen by the clients."""
+    """Probe lags (seconds), messages, and message sizes seen by the clients."""
 
-    lags: list[float] = field(default_factory=list)  # from the newest event reported
-    oldest_lags: list[float] = field(default_factory=list)  # from the oldest (coalescing included)
-    fanout_lags: list[float] = field(default_factory=list)  # from the server's send
+    lags: list[float] = field(default_factory=list)
+    fanout_lags: list[float] = field(default_factory=list)  # server send → client, updates only
     messages: int = 0
     update_bytes: list[int] = field(default_factory=list)
     state_bytes: list[int] = field(default_factory=list)
+    probe_values: set[float] = field(default_factory=set)  # distinct probe instants seen
+
+
+def _probe_since(agents: dict[str, Any]) -> float | None:
+    probe = agents.get(PROBE)
+    return None if probe is None else float(probe["since"])
 
 
 async def _ws_client(session: aiohttp.ClientSession, base: str, tally: Tally, until: float) -> None:
+    seen: float | None = None
     async with session.ws_connect(f"{base}/ws/wallboard", headers={"Origin": base}) as ws:
         while True:
             left = until - time.time()
@@ -178,22 +203,24 @@ async def _ws_client(session: aiohttp.ClientSession, base: str, tally: Tally, un
                 return
             received = time.time()
             data = json.loads(message.data)
+            since = _probe_since(data.get("agents", {}))
             if data["type"] == "state":
                 tally.state_bytes.append(len(message.data))
+                seen = since
                 continue
             tally.messages += 1
             tally.update_bytes.append(len(message.data))
             tally.fanout_lags.append(received - data["at"])
-            if data.get("event_at") is not None:
-                tally.oldest_lags.append(received - data["event_at"])
-                tally.lags.append(received - data["latest_event_at"])
+            if since is not None and since != seen:
+                tally.lags.append(received - since)
+                tally.probe_values.add(since)
+                seen = since
 
 
 async def _poller(session: aiohttp.ClientSession, base: str, tally: Tally, until: float, rate: float) -> None:
     interval = 1.0 / rate
     seen: float | None = None
-    # Start at a random phase, as independent screens would.
-    await asyncio.sleep(random.uniform(0, interval))
+    await asyncio.sleep(random.uniform(0, interval))  # independent screens poll at random phases
     next_at = time.monotonic()
     while time.time() < until:
         async with session.get(f"{base}/api/wallboard") as response:
@@ -201,11 +228,12 @@ async def _poller(session: aiohttp.ClientSession, base: str, tally: Tally, until
         received = time.time()
         tally.messages += 1
         tally.state_bytes.append(len(body))
-        event_at = json.loads(body).get("event_at")
-        if event_at is not None and event_at != seen:
+        since = _probe_since(json.loads(body)["agents"])
+        if since is not None and since != seen:
             if seen is not None:
-                tally.lags.append(received - event_at)
-            seen = event_at
+                tally.lags.append(received - since)
+                tally.probe_values.add(since)
+            seen = since
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
@@ -228,6 +256,12 @@ def _ms(values: list[float], q: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -241,14 +275,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument(
+        "--min-interval", type=float, default=LiveStatsSettings.min_interval_s, help="seconds between updates"
+    )
     parser.add_argument("--serve", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve(args.serve, args.calls))
+        asyncio.run(serve(args.serve, args.calls, args.min_interval))
         return
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--calls", str(args.calls)],
+        [
+            *(sys.executable, __file__, "--serve", str(port), "--calls", str(args.calls)),
+            *("--min-interval", str(args.min_interval)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -257,9 +297,13 @@ def main(argv: list[str] | None = None) -> None:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         base = f"http://127.0.0.1:{port}"
         time.sleep(args.warmup)  # let 50 calls get under way
+        cpu_start = _cpu_seconds(server.pid)
         ws = asyncio.run(measure(base, args.clients, args.seconds, "ws"))
+        cpu_ws = _cpu_seconds(server.pid) - cpu_start
         per_client_rate = ws.messages / args.clients / args.seconds
+        cpu_start = _cpu_seconds(server.pid)
         poll = asyncio.run(measure(base, args.clients, args.seconds, "poll", rate=max(per_client_rate, 0.5)))
+        cpu_poll = _cpu_seconds(server.pid) - cpu_start
     finally:
         if server.stdin is not None:
             server.stdin.close()
@@ -270,14 +314,20 @@ def main(argv: list[str] | None = None) -> None:
             server.wait()
     full = statistics.mean(ws.state_bytes) if ws.state_bytes else float("nan")
     update = statistics.mean(ws.update_bytes) if ws.update_bytes else float("nan")
-    print(f"clients {args.clients}, concurrent calls {args.calls}, {args.seconds:.0f} s each")
+    toggles = len(ws.probe_values)
+    # Changes any poller saw; a poller that never saw one of them missed it.
+    missed = 1 - len(poll.lags) / (args.clients * max(1, len(poll.probe_values)))
+    print(
+        f"clients {args.clients}, concurrent calls {args.calls}, {args.seconds:.0f} s each, "
+        f"updates at most every {args.min_interval:.2f} s, probe changes ~{toggles:.0f} per run"
+    )
     print(f"peer (REST polling at {per_client_rate:.2f}/s per client): {poll.messages / args.seconds:.0f} responses/s, "
-          f"lag median {_ms(poll.lags, 0.5):.1f} ms, p99 {_ms(poll.lags, 0.99):.1f} ms, {len(poll.lags)} changes seen")  # fmt: skip
+          f"probe lag median {_ms(poll.lags, 0.5):.1f} ms, p99 {_ms(poll.lags, 0.99):.1f} ms, "
+          f"{missed:.0%} of probe changes never seen; server CPU {cpu_poll / args.seconds:.0%}")  # fmt: skip
     print(f"ours (WebSocket updates): {ws.messages / args.seconds:.0f} updates/s delivered, "
-          f"lag median {_ms(ws.lags, 0.5):.1f} ms, p99 {_ms(ws.lags, 0.99):.1f} ms")  # fmt: skip
-    print(f"  from the oldest event of each update (the coalescing wait included): "
-          f"median {_ms(ws.oldest_lags, 0.5):.1f} ms, p99 {_ms(ws.oldest_lags, 0.99):.1f} ms; "
-          f"server send to client: median {_ms(ws.fanout_lags, 0.5):.1f} ms, p99 {_ms(ws.fanout_lags, 0.99):.1f} ms")  # fmt: skip
+          f"probe lag median {_ms(ws.lags, 0.5):.1f} ms, p99 {_ms(ws.lags, 0.99):.1f} ms; "
+          f"server send to client median {_ms(ws.fanout_lags, 0.5):.1f} ms, p99 {_ms(ws.fanout_lags, 0.99):.1f} ms; "
+          f"server CPU {cpu_ws / args.seconds:.0%}")  # fmt: skip
     print(f"ratio (peer/ours): median {_ms(poll.lags, 0.5) / _ms(ws.lags, 0.5):.1f}x, "
           f"p99 {_ms(poll.lags, 0.99) / _ms(ws.lags, 0.99):.1f}x")  # fmt: skip
     print(f"bytes: full state {full:.0f}, average update {update:.0f} ({update / full:.0%} of a full state)")

@@ -14,8 +14,9 @@ into the wallboard's state:
   wrap-up joins the AHT when the agent ends it (the facts are rebuilt and the call's old share
   is taken back before the new one is added).
 * **Live state**: calls waiting, the oldest waiting caller, callbacks pending and agents' states
-  from ``AcdService.snapshot(now)`` when the ACD runs in this process; without it (tests, a
-  wallboard fed by another node's events) from the events themselves.
+  from the ACD runtime when it runs in this process (what ``AcdService.snapshot(now)`` holds,
+  read from its router with exact times); without it (tests, a wallboard fed by another node's
+  events) from the events themselves.
 * **Alerts**: service level below the queue's goal (``QueueConfig.sl_goal``), or the longest
   wait over ``LiveStatsSettings.longest_wait_alert_s``.
 
@@ -86,6 +87,11 @@ def day_start(at: float, tz: ZoneInfo = KYIV) -> datetime:
     """Midnight (as a UTC datetime) of the local day holding the epoch second ``at``."""
     local = datetime.fromtimestamp(at, tz)
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _instant(at: float) -> float:
+    """An epoch instant to the millisecond: recomputed as ``now - elapsed`` it stays the same."""
+    return round(at, 3)
 
 
 def _ratio(value: float | None, digits: int = 1) -> float | None:
@@ -337,7 +343,7 @@ class LiveStats:
             callers = [
                 {
                     "call_id": c.call_id,
-                    "since": round(now - c.waited_s, 0),
+                    "since": _instant(now - c.waited_s),
                     "priority": c.priority,
                     "position": c.position,
                 }
@@ -348,7 +354,7 @@ class LiveStats:
             "title": title or name,
             "waiting": waiting,
             # Sent as an instant so the number can be counted up by the page, not re-sent.
-            "oldest_since": round(now - longest, 1) if waiting else None,
+            "oldest_since": _instant(now - longest) if waiting else None,
             "callbacks_pending": callbacks,
             "callers": callers,
             "agents_staffed": staffed,
@@ -366,24 +372,20 @@ class LiveStats:
             "abandon_rate": _ratio(counters.abandon_rate, 4),
         }
 
-    def _agents_json(self, snapshot: Mapping[str, Any] | None, now: float) -> dict[str, Any]:
+    def _agents_json(self, now: float) -> dict[str, Any]:
         agents: dict[str, Any] = {}
-        if snapshot is not None:
-            for view in snapshot["agents"]:
-                agent_id = view["agent_id"]
-                tracked = self._agents.get(agent_id)
-                # The exact instant from the event when we heard it, else derived from the view.
-                since = (
-                    tracked.since
-                    if tracked is not None and tracked.state == view["state"]
-                    else round(now - view["time_in_state_s"], 0)
-                )
+        if self.acd is not None:
+            names = self.acd.state.config.agents
+            for view in self.acd.state.agents(now):
+                agent_id = view.agent_id
+                config = names.get(agent_id)
                 agents[agent_id] = {
                     "agent_id": agent_id,
-                    "name": view["name"] or agent_id,
-                    "state": view["state"],
-                    "reason": view["reason"],
-                    "since": since,
+                    "name": (config.name if config is not None else "") or agent_id,
+                    "state": view.state.value,
+                    "reason": view.reason,
+                    # The instant the state began (milliseconds, so it is the same every pass).
+                    "since": _instant(now - view.time_in_state_s),
                     "calls_today": self.calls_today(agent_id),
                 }
             return agents
@@ -393,7 +395,7 @@ class LiveStats:
                 "name": agent_id,
                 "state": live.state,
                 "reason": live.reason,
-                "since": live.since,
+                "since": _instant(live.since),
                 "calls_today": self.calls_today(agent_id),
             }
         return agents
@@ -415,14 +417,16 @@ class LiveStats:
         """The full wallboard state (what a client gets on connect and what REST returns)."""
         at = self.clock() if now is None else now
         self._roll_day(at)
-        snapshot = self.acd.snapshot(at) if self.acd is not None else None
-        live: dict[str, Any] = dict(snapshot["queues"]) if snapshot is not None else {}
+        live: dict[str, Any] = {}
+        if self.acd is not None:
+            # The parts of ``AcdService.snapshot`` the board needs, with exact (unrounded) times.
+            live = {name: self.acd.state.queue_stats(name, at) for name in self.acd.state.config.queues}
         queues = {name: self._queue_json(name, live.get(name), at) for name in self._queue_names(live)}
         line = self.counters(ALL)
         return {
             "day": self.day,
             "queues": queues,
-            "agents": self._agents_json(snapshot, at),
+            "agents": self._agents_json(at),
             "alerts": self._alerts(queues, at),
             "line": {
                 "offered": line.offered,
