@@ -1,0 +1,209 @@
+"""The public appeal page in a real browser (Debian's Chromium): a citizen submits an appeal on a
+phone-sized screen, gets the number and the term, and checks the status by number and phone.
+
+The app runs in a thread with its own loop and PostgreSQL pool (as in the desk's browser test)
+with the public page, the appeals API, the authorities API and the authority inbox wired as
+``bootstrap`` is asked to wire them. The browser really does the proof of work (at a lower
+difficulty so the test stays quick) and the form's minimum fill time is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+from playwright.sync_api import Page, expect, sync_playwright
+
+from callcenter.web import authorities_api, authority_inbox, public_appeals
+from callcenter.web.public_appeals_guard import GuardSettings
+from tests.conftest import TestDatabase
+from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.integration.test_appeals_api_support import START, AppealsApp, make_appeals_app
+from tests.integration.test_auth_support import add_user
+
+pytestmark = pytest.mark.browser
+
+T = TypeVar("T")
+#: Small enough for a quick test, large enough that the page's script really searches.
+TEST_GUARD = GuardSettings(difficulty=10, min_fill_s=0.0)
+
+
+class PublicAppThread:
+    """The app with the public and authority features, served from a thread of its own."""
+
+    def __init__(self, database: TestDatabase, users: tuple[tuple[str, Any, str | None], ...] = ()) -> None:
+        self._database = database
+        self._users = users
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
+        self.port = free_port()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.bundle: AppealsApp | None = None
+        self.store: Any = None
+        self.pool: Any = None
+        self._stop: asyncio.Event | None = None
+        self._failure: BaseException | None = None
+
+    async def _main(self) -> None:
+        runner: web.AppRunner | None = None
+        try:
+            self.pool = await self._database.pool(min_size=1, max_size=5)
+            await self.pool.execute("TRUNCATE appeals, appeal_number_counters, authorities, users CASCADE")
+            for login, role, authority in self._users:
+                await add_user(self.pool, login, role, authority_id=authority)
+            self.bundle = make_appeals_app(self.pool)
+            app = self.bundle.app
+            public_appeals.setup(
+                app, self.bundle.repository, self.pool, guard=TEST_GUARD, now=self.bundle.clock
+            )
+            self.store = authorities_api.setup(app, self.pool, now=self.bundle.clock)
+            authority_inbox.setup(app)
+            await authorities_api.seed_shipped(self.store)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            self.loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self._stop.wait()
+        except BaseException as exc:  # handed to the test thread by start()
+            self._failure = exc
+        finally:
+            self._ready.set()
+            if runner is not None:
+                await runner.cleanup()
+            if self.pool is not None:
+                await self.pool.close()
+
+    def start(self) -> str:
+        self._thread.start()
+        assert self._ready.wait(30), "the app did not start"
+        if self._failure is not None:
+            raise self._failure
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the app's loop and return its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+
+@pytest.fixture
+def app_thread(test_database: TestDatabase) -> Iterator[PublicAppThread]:
+    """The app on a free port."""
+    server = PublicAppThread(test_database)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def phone_page(app_thread: PublicAppThread) -> Iterator[Page]:
+    """A headless Chromium page with a phone's screen."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(
+                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+            )
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
+
+
+def test_citizen_submits_an_appeal_and_checks_its_status(
+    app_thread: PublicAppThread, phone_page: Page
+) -> None:
+    """Empty fields are named, a complete form is registered (web channel), the status check works."""
+    assert START.isoformat().startswith("2026-03-02")
+    page = phone_page
+    base = f"http://127.0.0.1:{app_thread.port}"
+    page.goto(f"{base}/zvernennia")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.get_by_role("heading", name="Електронне звернення")).to_be_visible()
+    expect(page.get_by_label("Тема звернення")).to_contain_text("106 Соціальний захист")
+    # Works on a phone: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.get_by_role("button", name="Надіслати звернення").click()
+    expect(page.locator("#form-status")).to_have_text(
+        "Перевірте поля: Вид звернення, Прізвище, Ім’я, По батькові, Місце проживання, "
+        "Електронна пошта, Телефон, Тема звернення, Суть звернення."
+    )
+    expect(page.get_by_label("Прізвище")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#e-email")).to_have_text("Обов’язкове поле.")
+    expect(page.get_by_label("Вид звернення")).to_be_focused()
+
+    page.get_by_label("Вид звернення").select_option("complaint")
+    page.get_by_label("Прізвище").fill("Мельник")
+    page.get_by_label("Ім’я").fill("Оксана")
+    page.get_by_label("По батькові").fill("Василівна")
+    page.get_by_label("Місце проживання").fill("м. Кривий Ріг, вул. Героїв АТО, 12, кв. 3")
+    page.get_by_label("Електронна пошта").fill("not-an-address")
+    page.locator("#f-phone").fill("+380 97 765 43 21")
+    page.get_by_label("Тема звернення").select_option("109")
+    page.get_by_label("Категорія заявника").select_option(["7.9"])
+    page.get_by_label("Суть звернення").fill("Третій тиждень немає гарячої води в будинку.")
+    page.get_by_role("button", name="Надіслати звернення").click()
+    expect(page.locator("#form-status")).to_have_text("Перевірте поля: Електронна пошта.")
+    expect(page.locator("#e-email")).to_have_text("Це не схоже на адресу електронної пошти.")
+
+    page.get_by_label("Електронна пошта").fill("oksana.melnyk@example.com")
+    page.get_by_role("button", name="Надіслати звернення").click()
+    expect(page.locator("#form-result")).to_have_text(
+        "Звернення зареєстровано: № ЗВ-2026-000001, термін розгляду до 17.03.2026. "
+        "Збережіть номер, щоб перевірити стан звернення."
+    )
+    expect(page.locator("#form-status")).to_have_text("")
+    expect(page.get_by_label("Прізвище")).to_have_value("")
+
+    row = app_thread.run(
+        app_thread.pool.fetchrow(
+            "SELECT channel, receipt_form, status, topic_code, email, priority, kind FROM appeals"
+            " WHERE number = 'ЗВ-2026-000001'"
+        )
+    )
+    assert dict(row) == {
+        "channel": "web",
+        "receipt_form": "1.1",
+        "status": "registered",
+        "topic_code": "109",
+        "email": "oksana.melnyk@example.com",
+        "priority": True,
+        "kind": "complaint",
+    }
+
+    page.get_by_label("Реєстраційний номер").fill("ЗВ-2026-000001")
+    page.get_by_label("Телефон, вказаний у зверненні").fill("0977654321")
+    page.get_by_role("button", name="Перевірити").click()
+    expect(page.locator("#status-result")).to_have_text(
+        "Звернення № ЗВ-2026-000001: Зареєстровано. Зареєстровано 02.03.2026, термін розгляду до 17.03.2026."
+    )
+    page.get_by_label("Телефон, вказаний у зверненні").fill("0500000000")
+    page.get_by_role("button", name="Перевірити").click()
+    expect(page.locator("#status-result")).to_have_text("Звернення з таким номером і телефоном не знайдено.")
+
+    # A second appeal from the same page gets a fresh challenge and the next number.
+    page.get_by_label("Вид звернення").select_option("proposal")
+    page.get_by_label("Прізвище").fill("Мельник")
+    page.get_by_label("Ім’я").fill("Оксана")
+    page.get_by_label("По батькові").fill("Василівна")
+    page.get_by_label("Місце проживання").fill("м. Кривий Ріг, вул. Героїв АТО, 12, кв. 3")
+    page.get_by_label("Електронна пошта").fill("oksana.melnyk@example.com")
+    page.locator("#f-phone").fill("0977654321")
+    page.get_by_label("Тема звернення").select_option("103")
+    page.get_by_label("Суть звернення").fill("Пропоную додати нічний рейс автобуса.")
+    page.get_by_role("button", name="Надіслати звернення").click()
+    expect(page.locator("#form-result")).to_contain_text("№ ЗВ-2026-000002")
