@@ -384,8 +384,11 @@ class LiveStats:
                     "name": (config.name if config is not None else "") or agent_id,
                     "state": view.state.value,
                     "reason": view.reason,
-                    # The instant the state began (milliseconds, so it is the same every pass).
-                    "since": _instant(now - view.time_in_state_s),
+                    # The instant the state began (milliseconds, so it is the same every pass);
+                    # none for an agent never logged in since the router started.
+                    "since": None
+                    if view.state is AgentState.LOGGED_OUT
+                    else _instant(now - view.time_in_state_s),
                     "calls_today": self.calls_today(agent_id),
                 }
             return agents

@@ -262,6 +262,8 @@ def test_with_the_acd_runtime_snapshot_and_service_level_alert() -> None:
     general = state["queues"]["general"]
     assert (general["waiting"], general["oldest_since"], general["sl_goal"]) == (1, clock.t, 0.8)
     assert state["agents"]["op1"]["name"] == "One" and state["agents"]["op1"]["state"] == "paused"
+    assert state["agents"]["op1"]["since"] == clock.t
+    assert (state["agents"]["op2"]["state"], state["agents"]["op2"]["since"]) == ("logged_out", None)
     clock.t += 25
     service.available("op1")
     decision = slot.pop()

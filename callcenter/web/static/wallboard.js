@@ -84,11 +84,14 @@
   }
 
   function renderAgents() {
-    const items = Object.values(board.agents).map((a) => {
+    // Agents at work first; those logged out last and small.
+    const agents = Object.values(board.agents).sort(
+      (x, y) => (x.state === "logged_out") - (y.state === "logged_out") || x.name.localeCompare(y.name));
+    const items = agents.map((a) => {
       const li = el("li", { class: "state-" + a.state, "data-agent": a.agent_id });
       li.append(el("span", { class: "name" }, a.name));
       const label = (STATES[a.state] || a.state) + (a.reason ? " (" + a.reason + ")" : "");
-      li.append(el("span", { class: "state" }, `${label} ${mmss(now() - a.since)}`));
+      li.append(el("span", { class: "state" }, a.since === null ? label : `${label} ${mmss(now() - a.since)}`));
       li.append(el("span", { class: "calls" }, `дзвінків: ${a.calls_today}`));
       if (a.state === "on_call") {
         for (const [mode, text] of [["listen", "Слухати"], ["whisper", "Підказати"], ["barge", "Втрутитись"]]) {
