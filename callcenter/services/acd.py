@@ -9,8 +9,8 @@ One ``AcdService`` per process. It
   ``Assignment`` names it: every waiting call has a ``CallerSlot`` whose inbox receives the
   decisions about it, and the session rings the agent itself (``EXEC Dial``);
 * places callbacks: a callback ``Assignment`` becomes an AMI Originate (always Async) of the
-  agent's phone into the ``callback`` dialplan context, which then dials the citizen (see
-  ``CALLBACK_DIALPLAN``); agent no answer → ``ring_no_answer``, citizen no answer or an AMI
+  agent's phone into the dialplan's callback context (``dialplan_contract.CALLBACK_CONTEXT``,
+  shipped in ``asterisk-conf/extensions.conf.tmpl``), which then dials the citizen; agent no answer → ``ring_no_answer``, citizen no answer or an AMI
   failure → ``callback_failed`` (the core retries after ``callback_retry_s``);
 * follows agent phones' device states from AMI: a phone that goes ``UNAVAILABLE`` pauses its
   free agent (reason ``device_unavailable``) so nobody rings a dead phone, and its return
@@ -56,6 +56,11 @@ from callcenter.services.live_events import (
     CallOffered,
     CallQueued,
 )
+from callcenter.telephony.dialplan_contract import (
+    CALLBACK_AGENT_VARIABLE,
+    CALLBACK_CONTEXT,
+    CALLBACK_ID_VARIABLE,
+)
 from callcenter.telephony.events import (
     AmiEvent,
     DevicesResync,
@@ -68,7 +73,6 @@ from callcenter.telephony.events import (
 
 __all__ = [
     "CALLBACK_CONTEXT",
-    "CALLBACK_DIALPLAN",
     "DEFAULT_PAUSE_REASONS",
     "DEVICE_UNAVAILABLE",
     "AcdService",
@@ -80,17 +84,6 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: The dialplan context an Originated callback continues in, once the agent answered; the
-#: extension is the citizen's number. The simulated PBX ships the same context.
-CALLBACK_CONTEXT = "callback"
-#: What ``asterisk-conf/extensions.conf`` needs for callbacks (issue: Asterisk configuration).
-CALLBACK_DIALPLAN = """\
-[callback]
-; AcdService originates the agent's phone here (Async, ChannelId cb-<n>-<call id>,
-; variable CC_CALLBACK_ID); once the agent answers, ring the citizen on the trunk.
-exten => _X.,1,Dial(PJSIP/${EXTEN}@trunk,60)
- same => n,Hangup()
-"""
 #: Pause reason of an agent whose phone is unreachable (set and cleared by the service itself).
 DEVICE_UNAVAILABLE = "device_unavailable"
 DEFAULT_PAUSE_REASONS = ("break", "lunch", "training", "meeting", "paperwork", "technical")
@@ -509,7 +502,7 @@ class AcdService:
                     context=self.settings.callback_context,
                     exten=contact,
                     priority=1,
-                    variables={"CC_CALLBACK_ID": call_id, "CC_AGENT_ID": agent_id},
+                    variables={CALLBACK_ID_VARIABLE: call_id, CALLBACK_AGENT_VARIABLE: agent_id},
                     ring_timeout_ms=int(assignment.ring_timeout_s * 1000),
                     channel_id=channel_id,
                 )

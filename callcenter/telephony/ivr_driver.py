@@ -58,6 +58,7 @@ from callcenter.logs import get_logger, mask_phone
 from callcenter.telephony.agi_errors import AgiError, ChannelHungUp
 from callcenter.telephony.agi_protocol import AgiEnvironment
 from callcenter.telephony.agi_session import DigitsResult, PlaybackResult, RecordResult
+from callcenter.telephony.dialplan_contract import TRANSFER_CONTEXT
 
 __all__ = ["IvrRoute", "IvrServices", "IvrSessionPort", "run_ivr"]
 
@@ -123,7 +124,7 @@ class IvrServices:
     lookup: LookupFunction
     enter_queue: QueueHandoff
     on_outcome: OutcomeSink | None = None
-    transfer_channel: str = "Local/{number}@hotline-transfer"
+    transfer_channel: str = f"Local/{{number}}@{TRANSFER_CONTEXT}"  # dialplan_contract.transfer_channel
     recordings_dir: str = "/var/spool/asterisk/callcenter"
     answer: bool = True
 

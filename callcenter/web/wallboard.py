@@ -9,7 +9,7 @@
   of ``bench/bench_wallboard.py``).
 * ``POST /api/supervise/{listen|whisper|barge}`` ``{"agent_id", "phone"?}``: an Async AMI
   Originate rings the supervisor's phone (``PJSIP/<phone>``) and, once answered, runs
-  ``ChanSpy(<agent's channel>,<options>)``: listen ``q``, whisper ``qw``, barge ``qB``. The phone
+  ``ChanSpy(<agent's channel>,<options>)``: listen ``qE``, whisper ``qEw``, barge ``qEB``. The phone
   is the one configured for the supervisor's login, or one given in the request that is in the
   configured list; the target channel is the agent's live channel from the call tracker, else
   the prefix of the agent's device (``PJSIP/op101-``), which ChanSpy matches the same way.
@@ -46,6 +46,7 @@ from callcenter.services.live_events import TOPIC_CALLS, CallQueued
 from callcenter.services.live_stats import LiveStats
 from callcenter.storage.audit import record_audit
 from callcenter.storage.users import Role
+from callcenter.telephony.dialplan_contract import spy_variables
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.auth_pages import PAGE_HEADERS
 from callcenter.web.csrf import TRUSTED_ORIGINS, is_same_origin
@@ -65,8 +66,12 @@ __all__ = [
 
 log = get_logger(__name__)
 
-#: ChanSpy options per mode: ``q`` no beep, ``w`` whisper to the agent, ``B`` barge (both hear).
-CHANSPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
+#: ChanSpy options per mode (the same as the dialplan's spy context): ``q`` no beep, ``w`` whisper
+#: to the agent, ``B`` barge (both hear), and ``E`` exit when the spied-on channel hangs up. Without
+#: ``E`` ChanSpy goes on scanning for the prefix once the call ends: the supervisor's phone would
+#: sit in silence (an exact channel name never comes back) or, with the device prefix, silently
+#: join the agent's *next* caller, whom nobody decided to listen to.
+CHANSPY_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 _STATIC = {"wallboard.css": "text/css", "wallboard.js": "text/javascript"}
 
 
@@ -313,7 +318,7 @@ async def supervise(request: web.Request) -> web.Response:
         application="ChanSpy",
         data=data,
         caller_id=f'"{mode} {agent_id}" <{agent_id}>',
-        variables={"CC_SUPERVISOR": login, "CC_SPY_MODE": mode},
+        variables={"CC_SUPERVISOR": login, **spy_variables(mode)},
         ring_timeout_ms=wiring.supervise.ring_timeout_ms,
     )
     await record_audit(

@@ -116,7 +116,7 @@ async def test_rest_state_and_page_access(client: Client) -> None:
     assert (await client.get("/static/wallboard/wallboard.css")).status == 200
 
 
-@pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
+@pytest.mark.parametrize(("mode", "options"), [("listen", "qE"), ("whisper", "qEw"), ("barge", "qEB")])
 async def test_supervise_originates_chanspy_and_audits(
     board: WallboardApp, client: Client, db_pool: Any, mode: str, options: str
 ) -> None:

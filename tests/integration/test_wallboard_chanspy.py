@@ -46,7 +46,7 @@ async def ami() -> AsyncIterator[AmiClient]:
         await sim.stop()
 
 
-@pytest.mark.parametrize(("mode", "options"), [("listen", "q"), ("whisper", "qw"), ("barge", "qB")])
+@pytest.mark.parametrize(("mode", "options"), [("listen", "qE"), ("whisper", "qEw"), ("barge", "qEB")])
 async def test_chanspy_originate_reaches_the_pbx(
     db_pool: Any, ami: AmiClient, mode: str, options: str
 ) -> None:
