@@ -156,6 +156,7 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
         recordings=recordings,
     )
     runtime.agi.set_default_route(pipeline)
+    stack.push_async_callback(pipeline.close)
 
     facts = FactsWriter(
         bus,

@@ -38,6 +38,7 @@ from callcenter.ivr.engine import CallInfo, FlowEnvironment, Outcome
 from callcenter.ivr.model import Flow
 from callcenter.logs import get_logger, mask_phone
 from callcenter.services.live_events import TOPIC_CALLS, CallArrived, CallFinished
+from callcenter.services.write_retry import RetryingWriter
 from callcenter.telephony.agi_errors import AgiError
 from callcenter.telephony.agi_protocol import AgiEnvironment
 from callcenter.telephony.ivr_driver import IvrServices, IvrSessionPort, run_ivr
@@ -114,10 +115,16 @@ class CallPipeline:
         self._clock = clock
         self._recordings = recordings
         self._calls: dict[str, _Call] = {}
+        #: the record's writes, retried in order while the database is away (a restart)
+        self.writes = RetryingWriter("appeals")
 
     @property
     def active_calls(self) -> int:
         return len(self._calls)
+
+    async def close(self) -> None:
+        """Let record writes still waiting for the database through (a few seconds), then stop."""
+        await self.writes.close()
 
     async def __call__(self, session: IvrSessionPort) -> None:
         env = session.env
@@ -130,10 +137,14 @@ class CallPipeline:
         with structlog.contextvars.bound_contextvars(uniqueid=env.uniqueid, linkedid=linkedid):
             now = self._clock()
             try:
-                appeal = await self._appeals.open_for_call(
-                    linkedid, caller=env.callerid, dnid=env.dnid, arrived_at=now
+                appeal = await self.writes.write(
+                    "open",
+                    lambda: self._appeals.open_for_call(
+                        linkedid, caller=env.callerid, dnid=env.dnid, arrived_at=now
+                    ),
                 )
-                structlog.contextvars.bind_contextvars(appeal_id=str(appeal.id))
+                if appeal is not None:
+                    structlog.contextvars.bind_contextvars(appeal_id=str(appeal.id))
             except CallcenterError:
                 log.exception("appeal_open_failed")
             self._bus.publish(
@@ -164,7 +175,8 @@ class CallPipeline:
 
     async def _progress(self, event: CallProgress) -> None:
         try:
-            await self._appeals.apply_call_progress(event)
+            # A database that is away (restarting) queues the step for retrying: the call goes on.
+            await self.writes.write(type(event).__name__, lambda: self._appeals.apply_call_progress(event))
         except CallcenterError:
             # The call goes on; the record misses one step, which the log shows with its linkedid.
             log.exception("appeal_progress_failed", progress=type(event).__name__)
