@@ -298,12 +298,11 @@ def _spy_target(wiring: _Wiring, agent_id: str) -> str:
     return f"{wiring.acd.agent_device(agent_id)}-"
 
 
-@routes.post("/api/supervise/{mode:listen|whisper|barge}")
 @requires(Role.SUPERVISOR)
 async def supervise(request: web.Request) -> web.Response:
     """Ring the supervisor's phone into ChanSpy on the agent's call (audited)."""
     wiring = request.app[SUPERVISE]
-    mode = request.match_info["mode"]
+    mode = request.path.rsplit("/", 1)[-1]
     body = await _body(request)
     agent_id = body.get("agent_id")
     if not isinstance(agent_id, str) or not agent_id:
@@ -328,6 +327,11 @@ async def supervise(request: web.Request) -> web.Response:
     return web.json_response(
         {"mode": mode, "agent_id": agent_id, "data": data, "action_id": action_id}, status=202
     )
+
+
+# One plain route per mode (not a regex placeholder), so each is its own entry in the route table.
+for _mode in CHANSPY_OPTIONS:
+    routes.post(f"/api/supervise/{_mode}")(supervise)
 
 
 def _call_id(body: Mapping[str, Any]) -> str:
