@@ -3,6 +3,7 @@ reminders and the per-authority overdue views, and the admins' authority list.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -225,3 +226,24 @@ async def test_admins_edit_the_authority_list(inbox: Inbox) -> None:
     # Seeding again adds nothing and leaves the admin's edits alone.
     assert await authorities_api.seed_shipped(inbox.store) == 0
     assert (await inbox.store.get("util-heat-kr")) is not None
+
+
+async def test_reminder_job_runs_periodically_until_stopped(inbox: Inbox) -> None:
+    """The started job raises the reminders by itself on its interval and stops cleanly."""
+    await sent_appeal(inbox, "L-job", HEALTH)
+    service = ReminderService(
+        inbox.store,
+        ReminderSettings(due_within_days=3, interval_s=0.05),
+        now=lambda: START + timedelta(days=14),
+    )
+    await service.start()
+    try:
+        for _ in range(100):
+            if await inbox.store.notifications(HEALTH):
+                break
+            await asyncio.sleep(0.05)
+        found = await inbox.store.notifications(HEALTH)
+        assert [(n.kind, n.number) for n in found] == [("due_soon", "ЗВ-2026-000001")]
+    finally:
+        await service.stop()
+    await service.stop()  # stopping twice is harmless
