@@ -16,6 +16,7 @@ ASA = (15 + 30) / 2 = 22.5 s; AHT = (75 + 60) / 2 = 67.5 s; abandon rate = 1 / (
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -49,44 +50,49 @@ class Clock:
 
 
 class Script:
-    """Publishes the live events the call pipeline and the ACD runtime publish, at scripted times."""
+    """Publishes the live events the call pipeline and the ACD runtime publish, at scripted times.
 
-    def __init__(self) -> None:
-        self.clock = Clock()
+    Events go to ``sink`` (a bus's ``publish``), else straight to the script's own ``LiveStats``.
+    """
+
+    def __init__(self, t0: float = T0, sink: Callable[[str, object], None] | None = None) -> None:
+        self.t0 = t0
+        self.clock = Clock(t0)
         self.stats = LiveStats(
             EventBus(), clock=self.clock, settings=LiveStatsSettings(longest_wait_alert_s=60)
         )
+        self.send: Callable[[str, object], None] = sink or self.stats.handle
 
     def at(self, offset: float) -> float:
-        self.clock.t = max(self.clock.t, T0 + offset)
-        return T0 + offset
+        self.clock.t = max(self.clock.t, self.t0 + offset)
+        return self.t0 + offset
 
     def arrive(self, call: str, offset: float) -> None:
-        self.stats.handle(
+        self.send(
             TOPIC_CALLS, CallArrived(call, f"{call}.1", "380501112233", "0800", "hotline", self.at(offset))
         )
 
     def queue(self, call: str, offset: float, queue: str = "general") -> None:
-        self.stats.handle(TOPIC_CALLS, CallQueued(call, queue, 0, self.at(offset)))
+        self.send(TOPIC_CALLS, CallQueued(call, queue, 0, self.at(offset)))
 
     def agent(self, agent: str, state: AgentState, offset: float, reason: str | None = None) -> None:
-        self.stats.handle(TOPIC_ACD, AgentStateChanged(agent, state, self.at(offset), reason))
+        self.send(TOPIC_ACD, AgentStateChanged(agent, state, self.at(offset), reason))
 
     def answer(self, call: str, agent: str, offset: float, waited: float, queue: str = "general") -> None:
         at = self.at(offset)
         self.agent(agent, AgentState.RINGING, offset)
-        self.stats.handle(
+        self.send(
             TOPIC_CALLS,
             CallOffered(call, f"{call}.1", agent, queue, waited, None, "uk", None, (), 0, at=at),
         )
-        self.stats.handle(TOPIC_CALLS, CallConnected(call, agent, queue, at))
+        self.send(TOPIC_CALLS, CallConnected(call, agent, queue, at))
         self.agent(agent, AgentState.ON_CALL, offset)
 
     def hold(self, call: str, agent: str, offset: float, held: bool) -> None:
-        self.stats.handle(TOPIC_CALLS, CallHoldChanged(call, agent, held, self.at(offset)))
+        self.send(TOPIC_CALLS, CallHoldChanged(call, agent, held, self.at(offset)))
 
     def finish(self, call: str, outcome: str, offset: float, agent: str | None = None) -> None:
-        self.stats.handle(TOPIC_CALLS, CallFinished(call, outcome, "general", agent, self.at(offset)))
+        self.send(TOPIC_CALLS, CallFinished(call, outcome, "general", agent, self.at(offset)))
 
     def scenario(self, *, wrap_done: bool = True) -> None:
         for agent in ("op1", "op2"):
