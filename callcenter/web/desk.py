@@ -10,7 +10,8 @@ The socket subscribes to the bus and forwards, for the signed-in agent only:
 
 * ``CallOffered`` (the phone rings) as ``call_offered``, with the call's appeal record (opened at
   call arrival by the call pipeline) and the caller's earlier registered appeals, their
-  statuses and deadlines, plus the name they gave last time;
+  statuses and deadlines, plus the name they gave last time and their applicant categories
+  (7.x) as the call's priority categories;
 * ``CallConnected`` / ``CallFinished`` as ``call_connected`` / ``call_finished``;
 * the ACD's ``AgentStateChanged`` as ``agent_state`` (the wrap-up timer starts on ``wrap_up``);
 * ``Missed`` as ``missed``, when a slow socket lost events.
@@ -42,6 +43,7 @@ from callcenter.appeals.model import Appeal
 from callcenter.appeals.repeats import normalise_phone
 from callcenter.bus import EventBus, Missed
 from callcenter.logs import get_logger, mask_phone
+from callcenter.services.caller_categories import categories_of
 from callcenter.services.live_events import (
     TOPIC_ACD,
     TOPIC_CALLS,
@@ -199,9 +201,11 @@ async def call_offered_message(
             "topic_name": topic.name if topic else None,
             "ivr_path": list(event.ivr_path),
             "priority": event.priority,
+            # The IVR knows no categories; the caller's earlier appeals do (DOMAIN: benefit
+            # holders are considered first), so the card shows theirs as the priority.
             "categories": [
                 {"code": code, "name": entry.name if entry else None}
-                for code in event.categories
+                for code in dict.fromkeys([*event.categories, *categories_of(earlier, classifier)])
                 for entry in [classifier.get("applicant_categories", code)]
             ],
             "is_callback": event.is_callback,
