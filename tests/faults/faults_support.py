@@ -31,10 +31,11 @@ import asyncpg
 from callcenter.app import Database, Runtime, start_runtime
 from callcenter.bootstrap import CallHandling, start_call_handling
 from callcenter.config import AgiSettings, AmiSettings, IvrSettings, PathSettings, Settings
+from callcenter.services.live_stats import LiveStats
 from callcenter.sim.asterisk import AgiTarget
 from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
-from callcenter.sim.models import AgentPhone, Distribution
+from callcenter.sim.models import AgentPhone, CallerModel, Distribution
 from callcenter.storage.users import Role
 from tests.integration.test_asterisk_conf_support import BACKEND, REPO_ROOT, render
 from tests.integration.test_auth_support import PASSWORD, add_user
@@ -363,4 +364,57 @@ def in_process_settings(
             recordings_dir=rig.root / "recordings",
         ),
         ivr=IvrSettings(prerender_prompts=False),
+    )
+
+
+TALK_S = 3.0
+
+
+@dataclass
+class Line:
+    """The simulated PBX, the backend's services and a wallboard fed from the backend's bus."""
+
+    pbx: SimulatedPbx
+    handling: CallHandling
+    ami: Any
+    live: LiveStats
+
+
+@contextlib.asynccontextmanager
+async def running_line(rig: FaultRig, pool: Any) -> AsyncIterator[Line]:
+    """Two agents logged in with phones that answer in 1 s and talk for ``TALK_S``."""
+    phones = [
+        AgentPhone(
+            agent, answer_delay=Distribution(1.0, fixed=True), talk_time=Distribution(TALK_S, fixed=True)
+        )
+        for agent in ("op101", "op102")
+    ]
+    # Real time (scale 1): the backend's clock and the PBX's durations must agree to compare them.
+    pbx = SimulatedPbx(SimClock(1.0), phones=phones, default_sound=0.5)
+    await pbx.start()
+    try:
+        settings = in_process_settings(rig, ami_port=pbx.ami.port)
+        async with backend_in_process(settings, pool) as (runtime, handling):
+            pbx.ast.agi_map["127.0.0.1:4573"] = AgiTarget("127.0.0.1", runtime.agi.bound_port)
+            assert runtime.ami is not None
+            await runtime.ami.wait_ready(5.0)
+            live = LiveStats(runtime.bus, handling.acd)
+            await live.start()
+            try:
+                for agent in ("op101", "op102"):
+                    handling.acd.login(agent)
+                yield Line(pbx, handling, runtime.ami, live)
+            finally:
+                await live.stop()
+    finally:
+        await pbx.stop()
+
+
+def queue_caller(n: int) -> CallerModel:
+    """A caller who presses 0 for an operator and lets the agent end the call."""
+    return CallerModel(
+        number=f"38063{n:07d}",
+        dtmf={"*": "0"},
+        reaction=Distribution(0.3, fixed=True),
+        patience=Distribution(120, fixed=True),
     )
