@@ -337,6 +337,7 @@ class LiveStats:
             callbacks, staffed, available = 0, None, None
         title = ""
         callers: list[dict[str, Any]] = []
+        pending: list[dict[str, Any]] = []
         if self.acd is not None and name in self.acd.state.config.queues:
             title = self.acd.state.config.queues[name].title
             # Who waits, for the move / priority controls (ids only: no numbers on a wall).
@@ -349,6 +350,17 @@ class LiveStats:
                 }
                 for c in self.acd.state.waiting(name, now)
             ]
+            pending = [
+                {
+                    "call_id": c.call_id,
+                    "since": _instant(now - c.waited_s),
+                    "status": c.status,
+                    "attempts": c.attempts,
+                    "position": c.position,
+                }
+                for c in self.acd.state.callbacks(now)
+                if c.queue == name
+            ]
         return {
             "name": name,
             "title": title or name,
@@ -357,6 +369,7 @@ class LiveStats:
             "oldest_since": _instant(now - longest) if waiting else None,
             "callbacks_pending": callbacks,
             "callers": callers,
+            "callbacks": pending,
             "agents_staffed": staffed,
             "agents_available": available,
             "offered": counters.offered,

@@ -193,3 +193,16 @@ async def test_move_and_priority_through_the_acd(board: WallboardApp, client: Cl
     ]
     assert ("supervise.move", "u5", {"from": "general", "to": "social"}) in actions
     assert ("supervise.priority", "u5", {"priority": 3}) in actions
+
+
+async def test_pending_callbacks_on_the_board_without_numbers(board: WallboardApp, client: Client) -> None:
+    """A callback request shows under its queue with its wait and attempts, and never the citizen's number."""
+    board.acd.join("u7", "general", OfferInfo("c7", "u7", "380501112233", "uk", None))
+    board.acd.request_callback("u7")
+    await sign_in(client, "u-supervisor")
+    response = await client.get("/api/wallboard")
+    text = await response.text()
+    general = (await response.json())["queues"]["general"]
+    assert [(c["call_id"], c["attempts"]) for c in general["callbacks"]] == [("u7", 0)]
+    assert general["callbacks_pending"] == 1
+    assert "380501112233" not in text and "1112233" not in text

@@ -59,6 +59,11 @@
       for (const [text, key] of cells) {
         const td = el("td", { "data-field": key }, text);
         if (key === "sl" && q.service_level !== null) td.className = low ? "bad" : "good";
+        if (key === "sl" && q.sl_goal !== null) {
+          // The goal next to the figure, smaller: "83% / 80%" reads as "83 against 80".
+          td.append(el("small", { class: "goal" }, ` / ${pct(q.sl_goal)}`));
+          td.title = `ціль ${pct(q.sl_goal)} відповідей за ${Math.round(q.sl_target_s)} с`;
+        }
         tr.append(td);
       }
       return tr;
@@ -77,6 +82,24 @@
         const up = el("button", {}, "Пріоритет +1");
         up.onclick = () => act("/api/supervise/priority", { call_id: c.call_id, priority: c.priority + 1 }, "Пріоритет змінено");
         li.append(up);
+        callers.push(li);
+      }
+    }
+    for (const q of Object.values(board.queues)) {
+      for (const c of q.callbacks || []) {
+        const li = el("li", { "data-callback": c.call_id },
+          `${q.title}: передзвонити · ${mmss(now() - c.since)} · спроб ${c.attempts}`);
+        if (c.status !== "ringing") {
+          const take = el("button", {}, "Взяти собі");
+          take.onclick = async () => {
+            const r = await fetch(`/api/callbacks/${encodeURIComponent(c.call_id)}/take`, {
+              method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
+            const data = await r.json().catch(() => ({}));
+            $("message").textContent = r.ok ? `Передзвоніть: ${data.contact || "номер невідомий"}`
+              : "Помилка: " + (data.message || r.status);
+          };
+          li.append(take);
+        }
         callers.push(li);
       }
     }
