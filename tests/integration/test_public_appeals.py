@@ -42,6 +42,7 @@ class Bundle:
     client: Client
     pool: Any
     seconds: Seconds
+    state: public_appeals.PublicAppeals
 
 
 @pytest.fixture
@@ -49,11 +50,11 @@ async def bundle(db_pool: Any) -> AsyncIterator[Bundle]:
     await db_pool.execute("TRUNCATE appeals, appeal_number_counters CASCADE")
     app = make_app(db_pool)
     seconds = Seconds()
-    public_appeals.setup(
+    state = public_appeals.setup(
         app, AppealRepository(db_pool), db_pool, guard=GUARD, now=lambda: NOW, seconds=seconds
     )
     async with TestClient(TestServer(app)) as client:
-        yield Bundle(client, db_pool, seconds)
+        yield Bundle(client, db_pool, seconds, state)
 
 
 def appeal_body(**overrides: Any) -> dict[str, Any]:
@@ -220,3 +221,16 @@ async def test_form_choices_page_and_json_only(bundle: Bundle) -> None:
     assert (await bundle.client.get("/static/public/other.js")).status == 404
     response = await bundle.client.post("/api/public/appeals", data="surname=x")
     assert response.status == 415
+
+
+async def test_a_failed_registration_leaves_no_empty_record(bundle: Bundle, db_pool: Any) -> None:
+    """When registering fails after the record was opened, the record is removed and the error is 500."""
+
+    class FailingRepository(AppealRepository):
+        async def register(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("database went away mid-registration")
+
+    bundle.state.repository = FailingRepository(db_pool)
+    response = await bundle.client.post("/api/public/appeals", json={**appeal_body(), **await solved(bundle)})
+    assert response.status == 500
+    assert await bundle.pool.fetchval("SELECT count(*) FROM appeals") == 0
