@@ -98,6 +98,9 @@ class PublicAppeals:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     #: Seconds for the guard's windows and challenge ages (tests move it).
     seconds: Callable[[], float] = field(default=time.time)
+    #: Addresses of our own reverse proxies: behind one, the client is the last hop it adds to
+    #: X-Forwarded-For (never the first, which the client can write itself).
+    trusted_proxies: frozenset[str] = frozenset()
 
 
 PUBLIC_APPEALS: web.AppKey[PublicAppeals] = web.AppKey("public_appeals", PublicAppeals)
@@ -113,9 +116,14 @@ def setup(
     guard: GuardSettings | None = None,
     now: Callable[[], datetime] | None = None,
     seconds: Callable[[], float] | None = None,
+    trusted_proxies: frozenset[str] = frozenset(),
 ) -> PublicAppeals:
-    """Store the public form's state on ``app`` and add its routes; returns the state."""
-    state = PublicAppeals(repository, pool, PublicGuard(guard))
+    """Store the public form's state on ``app`` and add its routes; returns the state.
+
+    ``trusted_proxies``: the reverse proxies in front of the app (nginx), so the rate limits
+    count the citizen's address rather than the proxy's.
+    """
+    state = PublicAppeals(repository, pool, PublicGuard(guard), trusted_proxies=trusted_proxies)
     if now is not None:
         state.now = now
     if seconds is not None:
@@ -129,7 +137,12 @@ def setup(
 
 
 def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    remote = request.remote or "unknown"
+    if remote in request.app[PUBLIC_APPEALS].trusted_proxies:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+        if hops:
+            return hops[-1]
+    return remote
 
 
 def _refused(exc: GuardRefused, address: str) -> web.Response:

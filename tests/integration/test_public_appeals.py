@@ -234,3 +234,23 @@ async def test_a_failed_registration_leaves_no_empty_record(bundle: Bundle, db_p
     response = await bundle.client.post("/api/public/appeals", json={**appeal_body(), **await solved(bundle)})
     assert response.status == 500
     assert await bundle.pool.fetchval("SELECT count(*) FROM appeals") == 0
+
+
+async def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address(bundle: Bundle) -> None:
+    """Behind a trusted proxy each client has its own budget, keyed by the proxy's hop, not the spoofable first."""
+    body = {"number": "ЗВ-2026-000001", "phone": "0671234567"}
+
+    async def check_status(forwarded: str) -> int:
+        response = await bundle.client.post(
+            "/api/public/appeals/status", json=body, headers={"X-Forwarded-For": forwarded}
+        )
+        return response.status
+
+    bundle.state.trusted_proxies = frozenset({"127.0.0.1"})
+    first = [await check_status("10.9.9.9, 203.0.113.7") for _ in range(GUARD.status_checks_per_window + 1)]
+    assert first == [404] * GUARD.status_checks_per_window + [429]
+    # Another client writing the first one's address as its own first hop is not blocked by it.
+    assert await check_status("203.0.113.7, 198.51.100.9") == 404
+    # Without trusted proxies the header is ignored: the connection's own address counts.
+    bundle.state.trusted_proxies = frozenset()
+    assert await check_status("203.0.113.7") == 404
