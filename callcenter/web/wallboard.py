@@ -29,7 +29,6 @@ channel_of=...)``; ``setup`` adds the routes and a cleanup context that starts a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from callcenter.errors import CallcenterError, ValidationError
 from callcenter.logs import get_logger
 from callcenter.services.acd import AcdService
 from callcenter.services.live_events import TOPIC_CALLS, CallQueued
-from callcenter.services.live_stats import LiveStats
+from callcenter.services.live_stats import LiveStats, WallboardClient
 from callcenter.storage.audit import record_audit
 from callcenter.storage.users import Role
 from callcenter.telephony.dialplan_contract import spy_variables
@@ -225,24 +224,26 @@ async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     wiring = request.app[SUPERVISE]
     await ws.prepare(request)
     wiring.sockets.add(ws)
-    reader = asyncio.create_task(_until_closed(ws))
     with wiring.live.connect() as client:
+        # Two tasks for the socket's life (not one per message): one sends, one reads.
+        sender = asyncio.create_task(_send_updates(ws, client))
+        reader = asyncio.create_task(_until_closed(ws))
         try:
-            while not ws.closed:
-                getter = asyncio.create_task(client.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                await ws.send_str(getter.result())
-        except ConnectionResetError:
-            pass  # the screen went away mid-send
+            await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            for task in (sender, reader):
+                task.cancel()
+            await asyncio.gather(sender, reader, return_exceptions=True)
             await ws.close()
     return ws
+
+
+async def _send_updates(ws: web.WebSocketResponse, client: WallboardClient) -> None:
+    try:
+        while not ws.closed:
+            await ws.send_str(await client.get())
+    except ConnectionResetError:
+        pass  # the screen went away mid-send
 
 
 # ---- control -----------------------------------------------------------------------------------
