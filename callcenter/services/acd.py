@@ -197,6 +197,8 @@ class AcdService:
         self.state = AcdState(loaded.config, schedules=loaded.schedules)
         self.slots: dict[str, CallerSlot] = {}
         self.device_states: dict[str, str] = {}
+        #: agent id -> the queue of the agent's last answered call (its wrap-up follows that queue)
+        self.last_queue: dict[str, str] = {}
         self._legs: dict[str, _CallbackLeg] = {}
         self._leg_ids = itertools.count(1)
         self._day: dt.date | None = None
@@ -409,6 +411,7 @@ class AcdService:
 
     def _connected(self, slot: CallerSlot, agent_id: str, now: float) -> None:
         slot.connected = True
+        self.last_queue[agent_id] = slot.queue
         self.apply(self.state.call_answered(slot.call_id, now))
         self.bus.publish(TOPIC_CALLS, CallConnected(slot.info.linkedid, agent_id, slot.queue, now))
 
@@ -434,6 +437,11 @@ class AcdService:
         if config is None:
             raise ValidationError(f"unknown agent {agent_id!r}", field="agent_id")
         return config
+
+    def wrap_up_s(self, agent_id: str) -> float | None:
+        """The wrap-up time of the agent's last answered call's queue (None before any call)."""
+        queue = self.state.config.queues.get(self.last_queue.get(agent_id, ""))
+        return None if queue is None else float(queue.wrap_up_s)
 
     def agent_device(self, agent_id: str) -> str:
         """The Dial string of the agent's phone (``PJSIP/<id>`` unless agents.yaml says otherwise)."""

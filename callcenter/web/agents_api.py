@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.acd.model import AgentState
 from callcenter.errors import ConfigError, ValidationError
 from callcenter.services.acd import AcdService
 from callcenter.services.queue_config import QueueConfigStore
@@ -88,6 +89,28 @@ async def _audit(request: web.Request, action: str, subject: str, details: dict[
 
 def _me(request: web.Request) -> str:
     return current_user(request).login
+
+
+@routes.get("/api/agents/me")
+@requires(Role.AGENT)
+async def me_state(request: web.Request) -> web.Response:
+    """The signed-in agent's ACD state, pause reason, time in state and wrap-up time.
+
+    ``wrap_up_s`` is the wrap-up time of the queue of the agent's last answered call
+    (``last_queue``; None before the first call); during a wrap-up ``wrap_up_left_s`` is what is
+    left of it, so a reloaded desk resumes the countdown. 404 when the user is no agent of
+    ``queue/agents.yaml``.
+    """
+    service, agent_id = request.app[ACD_SERVICE], _me(request)
+    if agent_id not in service.state.config.agents:
+        return error_response(404, "not_an_agent", f"{agent_id} is not an agent of the queue files")
+    agent = _agent_json(service, agent_id)
+    wrap_up_s = service.wrap_up_s(agent_id)
+    left = None
+    if agent["state"] == AgentState.WRAP_UP.value and wrap_up_s is not None:
+        left = round(max(0.0, wrap_up_s - agent["time_in_state_s"]), 1)
+    agent.update(last_queue=service.last_queue.get(agent_id), wrap_up_s=wrap_up_s, wrap_up_left_s=left)
+    return web.json_response({"agent": agent, "pause_reasons": list(service.settings.pause_reasons)})
 
 
 @routes.post("/api/agents/me/login")

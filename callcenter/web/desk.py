@@ -13,7 +13,8 @@ The socket subscribes to the bus and forwards, for the signed-in agent only:
   statuses and deadlines, plus the name they gave last time and their applicant categories
   (7.x) as the call's priority categories;
 * ``CallConnected`` / ``CallFinished`` as ``call_connected`` / ``call_finished``;
-* the ACD's ``AgentStateChanged`` as ``agent_state`` (the wrap-up timer starts on ``wrap_up``);
+* the ACD's ``AgentStateChanged`` as ``agent_state`` (the wrap-up timer starts on ``wrap_up``,
+  which carries ``wrap_up_s``, the wrap-up time of the agent's last queue, to count down from);
 * ``Missed`` as ``missed``, when a slow socket lost events.
 
 The socket checks the handshake's ``Origin`` itself (the CSRF middleware already refuses a
@@ -38,7 +39,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from callcenter.acd.model import AgentStateChanged
+from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.appeals.model import Appeal
 from callcenter.appeals.repeats import normalise_phone
 from callcenter.bus import EventBus, Missed
@@ -53,6 +54,7 @@ from callcenter.services.live_events import (
 )
 from callcenter.storage.appeals import AppealQuery, AppealRepository
 from callcenter.storage.users import Role, User
+from callcenter.web.agents_api import ACD_SERVICE
 from callcenter.web.appeals_api import APPEAL_REPOSITORY, APPEALS_CLOCK, appeal_json, summary_json
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.auth_pages import LANG_COOKIE, LANGUAGES, PAGE_HEADERS, language_of
@@ -228,7 +230,12 @@ async def _message_for(app: web.Application, agent_id: str, topic: str, event: A
     if isinstance(event, CallFinished) and event.agent_id == agent_id:
         return {"type": "call_finished", "linkedid": event.linkedid, "outcome": event.outcome}
     if isinstance(event, AgentStateChanged) and event.agent_id == agent_id:
-        return {"type": "agent_state", "state": event.state.value, "reason": event.reason}
+        message: dict[str, Any] = {"type": "agent_state", "state": event.state.value, "reason": event.reason}
+        if event.state is AgentState.WRAP_UP:
+            # The desk counts the wrap-up down from this (None: no ACD here, count up instead).
+            acd = app.get(ACD_SERVICE)
+            message["wrap_up_s"] = acd.wrap_up_s(agent_id) if acd is not None else None
+        return message
     return None
 
 

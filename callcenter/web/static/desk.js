@@ -50,23 +50,33 @@
 
   // -- agent state -------------------------------------------------------------------------------
 
-  function showState(state, reason) {
+  // ``wrap`` is {total, elapsed} in seconds: the wrap-up time of the agent's last queue (null when
+  // unknown: the timer then counts up) and how much of it has passed already (a reloaded page).
+  function showState(state, reason, wrap) {
     const element = $("agent-state");
     element.dataset.state = state || "";
     let text = T[`state_${state}`] || state || T.state_unknown;
     if (state === "paused" && reason) text += ` (${T[`reason_${reason}`] || reason})`;
     element.textContent = text;
-    if (state === "wrap_up") startWrapUp();
+    if (state === "wrap_up") startWrapUp(wrap || { total: null, elapsed: 0 });
     else stopWrapUp();
   }
 
-  function startWrapUp() {
+  function clock(seconds) {
+    return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  }
+
+  function startWrapUp(wrap) {
     if (wrapUpTimer !== null) return;
-    const started = performance.now();
+    const started = performance.now() - (wrap.elapsed || 0) * 1000;
+    const countDown = typeof wrap.total === "number";
     $("wrap-up").hidden = false;
+    $("wrap-up").dataset.mode = countDown ? "left" : "elapsed";
+    text("wrap-up-label", countDown ? T.wrap_up_left : T.wrap_up_timer);
     const tick = () => {
-      const seconds = Math.floor((performance.now() - started) / 1000);
-      $("wrap-up-time").textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+      const elapsed = Math.floor((performance.now() - started) / 1000);
+      const shown = countDown ? Math.max(0, Math.ceil(wrap.total - elapsed)) : elapsed;
+      $("wrap-up-time").textContent = clock(shown);
     };
     tick();
     wrapUpTimer = setInterval(tick, 1000);
@@ -76,6 +86,19 @@
     if (wrapUpTimer !== null) clearInterval(wrapUpTimer);
     wrapUpTimer = null;
     $("wrap-up").hidden = true;
+  }
+
+  // The state on load (and after a reconnect), so the page never shows "unknown" while the ACD
+  // knows better. 404: the user is no agent of the queue files; the state stays unknown.
+  async function loadState() {
+    const result = await api("GET", "/api/agents/me");
+    if (!result.ok || !result.body.agent) return;
+    const agent = result.body.agent;
+    stopWrapUp();
+    showState(agent.state, agent.reason, {
+      total: agent.wrap_up_s,
+      elapsed: agent.state === "wrap_up" ? agent.time_in_state_s : 0,
+    });
   }
 
   async function agentAction(action) {
@@ -161,8 +184,34 @@
     }
   }
 
+  // -- the call's recording ----------------------------------------------------------------------
+
+  // The recording is checked and linked after the call (a few seconds), so the player is mounted
+  // once the call has finished, and again a little later in case the first look was too early.
+  function showRecordings(linkedid) {
+    const holder = $("call-recordings");
+    if (!linkedid || !window.ccRecordings) return;
+    holder.className = "cc-recordings";
+    holder.dataset.linkedid = linkedid;
+    $("recordings").hidden = false;
+    const mount = () => {
+      if (holder.dataset.linkedid === linkedid) window.ccRecordings.mount(holder);
+    };
+    setTimeout(mount, 1500);
+    setTimeout(mount, 8000);
+  }
+
+  function hideRecordings() {
+    const holder = $("call-recordings");
+    holder.className = "";
+    holder.dataset.linkedid = "";
+    holder.replaceChildren();
+    $("recordings").hidden = true;
+  }
+
   function showCall(message) {
     const call = message.call;
+    hideRecordings();
     currentAppealId = message.appeal ? message.appeal.id : null;
     $("no-call").hidden = true;
     $("call").hidden = false;
@@ -269,6 +318,7 @@
           delay = 1000;
           $("connection").classList.remove("lost");
           text("connection", T.connection_live);
+          loadState(); // state changes during a lost connection were not seen
           break;
         case "call_offered":
           showCall(message);
@@ -280,9 +330,10 @@
         case "call_finished":
           $("card").classList.remove("ringing");
           text("call-phase", T.card_finished);
+          showRecordings(message.linkedid);
           break;
         case "agent_state":
-          showState(message.state, message.reason);
+          showState(message.state, message.reason, { total: message.wrap_up_s, elapsed: 0 });
           break;
         case "missed":
           text("connection", T.events_missed);
@@ -311,6 +362,7 @@
       submit("register");
     });
     $("consult").addEventListener("click", () => submit("consult"));
+    await loadState();
     await loadClassifier();
     connect(1000);
   }
