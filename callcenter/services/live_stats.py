@@ -38,7 +38,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from callcenter.acd.model import AgentState, AgentStateChanged
@@ -58,7 +58,15 @@ from callcenter.services.live_events import (
     CallQueued,
 )
 
-__all__ = ["KYIV", "LiveStats", "LiveStatsSettings", "WallboardClient", "day_start", "state_diff"]
+__all__ = [
+    "KYIV",
+    "CallObserver",
+    "LiveStats",
+    "LiveStatsSettings",
+    "WallboardClient",
+    "day_start",
+    "state_diff",
+]
 
 log = get_logger(__name__)
 
@@ -81,6 +89,14 @@ class LiveStatsSettings:
     client_queue: int = 32
     #: events held for us on the bus before it drops some (then we rebuild from the snapshot)
     bus_queue: int = 10_000
+
+
+class CallObserver(Protocol):
+    """Where finished calls' waits and handle times go (``web.metrics.CallMetrics`` fits)."""
+
+    def observe_wait(self, queue: str, seconds: float) -> None: ...
+
+    def observe_handle(self, queue: str, seconds: float) -> None: ...
 
 
 def day_start(at: float, tz: ZoneInfo = KYIV) -> datetime:
@@ -172,8 +188,12 @@ class LiveStats:
         policy: RollupPolicy | None = None,
         clock: Callable[[], float] = time.time,
         tz: ZoneInfo = KYIV,
+        observer: CallObserver | None = None,
     ) -> None:
         self.bus = bus
+        #: fed each queue stint's wait once, and each answered leg's handle time once its
+        #: wrap-up is known (the Prometheus histograms)
+        self.observer = observer
         self.acd = acd
         self.settings = settings or LiveStatsSettings()
         self.clock = clock
@@ -218,6 +238,11 @@ class LiveStats:
             return
         # Keep what is live (waiting callers, agent states, calls in progress); drop the counts.
         mapper, facts, waiting, agents = self._mapper, self._facts, self._waiting, self._agents
+        for linkedid in self._counted:
+            # Counted yesterday with the wrap-up still running: a correction would land in
+            # yesterday's rows, which today's board does not show, so its events can go.
+            facts.forget(linkedid)
+            mapper.forget_call(linkedid)
         self._reset(now)
         self._mapper, self._facts, self._waiting, self._agents = mapper, facts, waiting, agents
         log.info("live_stats_new_day", day=self.day)
@@ -260,7 +285,7 @@ class LiveStats:
             if completed is not None:
                 done[mapped.linkedid] = completed
         for linkedid, call in done.items():
-            self._count(call)
+            self._count(call, final=True)
             # Complete (wrap-up included): nothing more will change it, so let go of its events.
             self._facts.forget(linkedid)
             self._mapper.forget_call(linkedid)
@@ -269,7 +294,7 @@ class LiveStats:
             # the wrap-up's end rebuilds the facts and corrects the share.
             forced = self._facts.finish(event.linkedid)
             if forced is not None:
-                self._count(forced)
+                self._count(forced, final=False)
 
     def _track_live(self, event: Any) -> None:
         if isinstance(event, CallQueued):
@@ -285,9 +310,14 @@ class LiveStats:
             agent = self._agents.setdefault(event.agent_id, _AgentLive())
             agent.state, agent.reason, agent.since = event.state.value, event.reason, event.at
 
-    def _count(self, call: CompletedCall) -> None:
-        """Add one call's share of today's rows, taking back what an earlier version added."""
+    def _count(self, call: CompletedCall, *, final: bool) -> None:
+        """Add one call's share of today's rows, taking back what an earlier version added.
+
+        ``final``: the call is complete, wrap-up included (else it is counted early, at hang-up).
+        """
         linkedid = call.fact.linkedid
+        if self.observer is not None:
+            self._observe(call, first=linkedid not in self._counted, final=final)
         today = {
             key: counters
             for key, counters in call_contributions(call, self.policy).items()
@@ -299,6 +329,16 @@ class LiveStats:
         for (queue, _), counters in today.items():
             self._apply(queue, counters, 1)
         self._counted[linkedid] = today
+
+    def _observe(self, call: CompletedCall, *, first: bool, final: bool) -> None:
+        assert self.observer is not None
+        if first:
+            for stint in call.stints:
+                self.observer.observe_wait(stint.queue, stint.wait_s)
+        if final:
+            for leg in call.legs:
+                if leg.answered_at is not None:
+                    self.observer.observe_handle(leg.queue or "", leg.handle_s)
 
     def _apply(self, queue: str, counters: KpiCounters, sign: int) -> None:
         acc = self._totals.setdefault(queue, KpiAccumulator())

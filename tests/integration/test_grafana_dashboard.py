@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from callcenter.web.metrics import METRICS, LiveSnapshot
 from tests.integration.test_auth_support import make_app
+from tests.unit.test_live_stats import Script
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "callcenter-dashboard.json"
@@ -76,8 +77,10 @@ async def scrape(pool: Any) -> str:
     metrics.agi_sessions = lambda: 4
     metrics.observe_call_end("general", "answered")
     metrics.agi_refused.labels(reason="over_limit").inc()
-    metrics.observe_wait("general", 12.0)
-    metrics.observe_handle("general", 240.0)
+    # The wait and handle histograms are fed by the wallboard's live stats as calls finish.
+    script = Script()
+    script.stats.observer = metrics
+    script.scenario()
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/metrics")
         assert response.status == 200
@@ -87,7 +90,10 @@ async def scrape(pool: Any) -> str:
 async def test_every_dashboard_metric_is_exported(db_pool: Any) -> None:
     """Each metric and grouping label the dashboard queries appears in a real scrape."""
     dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
-    samples = exported(await scrape(db_pool))
+    text = await scrape(db_pool)
+    samples = exported(text)
+    assert 'callcenter_queue_wait_seconds_count{queue="general"} 4.0' in text
+    assert 'callcenter_call_handle_seconds_count{queue="general"} 2.0' in text
     exprs = expressions(dashboard)
     assert problems(exprs, samples) == []
     used = {name for expr in exprs for name in _METRIC.findall(expr)}

@@ -286,3 +286,27 @@ def test_with_the_acd_runtime_snapshot_and_service_level_alert() -> None:
     assert state["alerts"] == [{"queue": "general", "kind": "service_level", "value": 0.0, "threshold": 0.8}]
     assert state["agents"]["op1"]["calls_today"] == 1
     assert state["queues"]["social"]["offered"] == 0  # every configured queue is on the board
+
+
+class RecordingObserver:
+    """Collects what would go to the Prometheus histograms."""
+
+    def __init__(self) -> None:
+        self.waits: list[tuple[str, float]] = []
+        self.handles: list[tuple[str, float]] = []
+
+    def observe_wait(self, queue: str, seconds: float) -> None:
+        self.waits.append((queue, seconds))
+
+    def observe_handle(self, queue: str, seconds: float) -> None:
+        self.handles.append((queue, seconds))
+
+
+def test_observer_gets_each_wait_once_and_handle_times_with_wrap_up() -> None:
+    """Waits go out as calls end; a handle time only once its wrap-up is known, never twice."""
+    script = Script()
+    observer = RecordingObserver()
+    script.stats.observer = observer
+    script.scenario()
+    assert observer.waits == [("general", 2.0), ("general", 30.0), ("general", 15.0), ("general", 30.0)]
+    assert observer.handles == [("general", 75.0), ("general", 60.0)]
