@@ -31,11 +31,15 @@ Wiring: ``setup(app, repository, pool)``.
 
 from __future__ import annotations
 
+import html
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib import resources
+from string import Template
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -56,6 +60,7 @@ from callcenter.web.errors import error_response
 from callcenter.web.public_appeals_guard import Challenge, GuardRefused, GuardSettings, PublicGuard
 
 __all__ = [
+    "PAGE_LANGUAGES",
     "PUBLIC_APPEALS",
     "PUBLIC_PAGE",
     "RECEIPT_FORM_WEB",
@@ -68,6 +73,8 @@ __all__ = [
 log = get_logger(__name__)
 
 PUBLIC_PAGE = "/zvernennia"
+#: The page's languages; the first is the default.
+PAGE_LANGUAGES = ("uk", "en")
 #: The classifier's receipt form for an appeal that came in writing by e-mail or the Internet.
 RECEIPT_FORM_WEB = "1.1"
 #: The actor of the audit rows a web appeal leaves (no person of ours did it).
@@ -253,11 +260,34 @@ def _read(name: str) -> str:
     return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
+@cache
+def _texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(_read("public.i18n.json"))
+    return texts
+
+
 @routes.get(PUBLIC_PAGE)
 @public
 async def public_page(request: web.Request) -> web.Response:
-    """The citizens' appeal form and status check (Ukrainian)."""
-    return web.Response(text=_read("public.html"), content_type="text/html", headers=_PAGE_HEADERS)
+    """The citizens' appeal form and status check: Ukrainian, or English with ``?lang=en``.
+
+    No cookie is set: the public page keeps no state in the browser.
+    """
+    asked = request.query.get("lang", PAGE_LANGUAGES[0])
+    lang = asked if asked in PAGE_LANGUAGES else PAGE_LANGUAGES[0]
+    text = _texts()[lang]
+    other = next(code for code in PAGE_LANGUAGES if code != lang)
+    # The script's texts travel as JSON in a non-executable block (allowed by the CSP); "<" is
+    # escaped so no text can close the block.
+    texts_json = json.dumps(text, ensure_ascii=False).replace("<", "\\u003c")
+    body = Template(_read("public.html")).substitute(
+        {key: html.escape(value) for key, value in text.items()},
+        lang=lang,
+        other_lang_code=other,
+        switch_href=f"?lang={other}",
+        texts_json=texts_json,
+    )
+    return web.Response(text=body, content_type="text/html", headers=_PAGE_HEADERS)
 
 
 @routes.get("/static/public/{name}")

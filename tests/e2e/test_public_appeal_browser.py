@@ -207,3 +207,21 @@ def test_citizen_submits_an_appeal_and_checks_its_status(
     page.get_by_label("Суть звернення").fill("Пропоную додати нічний рейс автобуса.")
     page.get_by_role("button", name="Надіслати звернення").click()
     expect(page.locator("#form-result")).to_contain_text("№ ЗВ-2026-000002")
+
+
+def test_the_page_switches_to_english(app_thread: PublicAppThread, phone_page: Page) -> None:
+    """The language link shows the form in English, and the script's messages follow."""
+    page = phone_page
+    page.goto(f"http://127.0.0.1:{app_thread.port}/zvernennia")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", name="Electronic appeal")).to_be_visible()
+    page.get_by_label("Surname").fill("Мельник")
+    page.get_by_role("button", name="Send the appeal").click()
+    expect(page.locator("#form-status")).to_have_text(
+        "Please check: Kind of appeal, Given name, Patronymic, Place of residence, E-mail, Phone, "
+        "Topic, What the appeal is about."
+    )
+    expect(page.locator("#e-email")).to_have_text("Required.")
+    page.get_by_role("link", name="Українська").click()
+    expect(page.locator("html")).to_have_attribute("lang", "uk")

@@ -207,7 +207,7 @@ async def test_status_check_needs_number_and_phone_and_reveals_only_the_status(b
 
 
 async def test_form_choices_page_and_json_only(bundle: Bundle) -> None:
-    """The form lists the classifier's kinds, topics and categories; the page is Ukrainian; forms need JSON."""
+    """The form lists the classifier's kinds, topics and categories; the page is Ukrainian (English on request); forms need JSON."""
     form = await (await bundle.client.get("/api/public/form")).json()
     assert [k["code"] for k in form["kinds"]] == ["proposal", "application", "complaint"]
     assert form["kinds"][2]["name"] == "Скарга"
@@ -217,6 +217,11 @@ async def test_form_choices_page_and_json_only(bundle: Bundle) -> None:
     page = await bundle.client.get("/zvernennia")
     assert page.status == 200 and '<html lang="uk">' in await page.text()
     assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in page.headers
+    english = await (await bundle.client.get("/zvernennia?lang=en")).text()
+    assert '<html lang="en">' in english and "<h1>Electronic appeal</h1>" in english
+    assert '<html lang="uk">' in await (await bundle.client.get("/zvernennia?lang=xx")).text()
+    assert (await bundle.client.get("/static/public/public.i18n.json")).status == 404
     assert (await bundle.client.get("/static/public/public.js")).status == 200
     assert (await bundle.client.get("/static/public/other.js")).status == 404
     response = await bundle.client.post("/api/public/appeals", data="surname=x")

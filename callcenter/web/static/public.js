@@ -5,34 +5,23 @@
 
 const FIELDS = ["kind", "surname", "given_name", "patronymic", "residence", "email", "phone",
   "topic_code", "categories", "essence"];
+// The page's texts in its language, from the non-executable JSON block the server filled.
+const T = JSON.parse(document.getElementById("texts").textContent);
+const fmt = (template, values) => template.replace(/\{(\w+)\}/g, (_, key) => values[key]);
 const LABELS = {
-  kind: "Вид звернення", surname: "Прізвище", given_name: "Ім’я", patronymic: "По батькові",
-  residence: "Місце проживання", email: "Електронна пошта", phone: "Телефон",
-  topic_code: "Тема звернення", categories: "Категорія заявника", essence: "Суть звернення",
+  kind: T.kind, surname: T.surname, given_name: T.given_name, patronymic: T.patronymic,
+  residence: T.residence, email: T.email, phone: T.phone, topic_code: T.topic_code,
+  categories: T.label_categories, essence: T.essence,
 };
 const INVALID = {
-  email: "Це не схоже на адресу електронної пошти.",
-  phone: "Вкажіть номер телефону (від 9 до 15 цифр).",
-  surname: "Лише літери, апостроф, дефіс і пробіл.",
-  given_name: "Лише літери, апостроф, дефіс і пробіл.",
-  patronymic: "Лише літери, апостроф, дефіс і пробіл.",
+  email: T.invalid_email, phone: T.invalid_phone,
+  surname: T.invalid_name, given_name: T.invalid_name, patronymic: T.invalid_name,
 };
-const REFUSALS = {
-  too_many_requests: "Забагато звернень з вашої адреси. Спробуйте пізніше.",
-  too_fast: "Форму надіслано надто швидко. Зачекайте кілька секунд і надішліть ще раз.",
-  challenge_expired: "Форма була відкрита надто довго. Ми її оновили — надішліть ще раз.",
-  challenge_invalid: "Перевірку форми пошкоджено. Ми її оновили — надішліть ще раз.",
-  challenge_unsolved: "Перевірка браузера не завершилась. Зачекайте мить і надішліть ще раз.",
-  challenge_reused: "Цю форму вже надіслано. Ми її оновили — можна надіслати нове звернення.",
-  rejected: "Звернення не вдалося прийняти.",
-};
-const STATUSES = {
-  registered: "Зареєстровано", sent_to_authority: "Надіслано до органу, що розглядає звернення",
-  in_work: "У роботі", not_in_competence: "Передається до компетентного органу",
-  answered: "Відповідь на перевірці", returned_for_rework: "На доопрацюванні",
-  closed: "Розгляд завершено", returned_to_applicant: "Повернуто заявникові",
-  not_considered: "Не підлягає розгляду",
-};
+const REFUSALS = Object.fromEntries(
+  ["too_many_requests", "too_fast", "challenge_expired", "challenge_invalid", "challenge_unsolved",
+    "challenge_reused", "rejected"].map((id) => [id, T[id]]),
+);
+const status = (code) => T[`st_${code}`] || code;
 
 const $ = (id) => document.getElementById(id);
 let challenge = null;
@@ -84,7 +73,7 @@ async function load() {
   const response = await fetch("/api/public/form", {headers: {Accept: "application/json"}});
   if (!response.ok) {
     $("form-status").textContent = response.status === 429 ? REFUSALS.too_many_requests
-      : "Форма тимчасово недоступна. Спробуйте пізніше.";
+      : T.unavailable;
     return;
   }
   const form = await response.json();
@@ -107,11 +96,11 @@ function showProblems(problems) {
   for (const name of bad) {
     const required = /^required/.test(problems[name]);
     $(`f-${name}`).setAttribute("aria-invalid", "true");
-    $(`e-${name}`).textContent = required ? "Обов’язкове поле." : (INVALID[name] || "Перевірте це поле.");
+    $(`e-${name}`).textContent = required ? T.required : (INVALID[name] || T.check_field);
   }
   if ("anonymous" in problems) bad.unshift("anonymous");
   const names = bad.filter((n) => n in LABELS).map((n) => LABELS[n]);
-  $("form-status").textContent = `Перевірте поля: ${names.join(", ")}.`;
+  $("form-status").textContent = fmt(T.check_fields, {names: names.join(", ")});
   if (bad.length && bad[0] in LABELS) $(`f-${bad[0]}`).focus();
 }
 
@@ -144,21 +133,19 @@ async function submit(event) {
     const answer = await response.json();
     if (response.status === 201) {
       $("appeal-form").reset();
-      $("form-result").textContent =
-        `Звернення зареєстровано: № ${answer.number}, термін розгляду до ${day(answer.due)}. ` +
-        "Збережіть номер, щоб перевірити стан звернення.";
+      $("form-result").textContent = fmt(T.registered, {number: answer.number, due: day(answer.due)});
       $("form-result").focus();
       await renewChallenge();
     } else if (answer.error_id === "invalid_input" && answer.details && answer.details.problems) {
       showProblems(answer.details.problems);
     } else {
-      $("form-status").textContent = REFUSALS[answer.error_id] || "Не вдалося надіслати звернення. Спробуйте пізніше.";
+      $("form-status").textContent = REFUSALS[answer.error_id] || T.send_failed;
       if (["challenge_expired", "challenge_invalid", "challenge_reused"].includes(answer.error_id)) {
         await renewChallenge();
       }
     }
   } catch (error) {
-    $("form-status").textContent = "Немає зв’язку з сервером. Перевірте підключення і спробуйте ще раз.";
+    $("form-status").textContent = T.offline;
   } finally {
     button.disabled = false;
   }
@@ -173,7 +160,7 @@ async function checkStatus(event) {
   const phone = $("s-phone").value.trim();
   if (!number || !phone) {
     out.className = "result bad";
-    out.textContent = "Вкажіть номер звернення і телефон.";
+    out.textContent = T.status_missing;
     return;
   }
   try {
@@ -183,19 +170,20 @@ async function checkStatus(event) {
     });
     const answer = await response.json();
     if (response.ok) {
-      const extended = answer.extended ? " (продовжено)" : "";
-      out.textContent = `Звернення № ${answer.number}: ${STATUSES[answer.status] || answer.status}. ` +
-        `Зареєстровано ${day(answer.registered_on)}, термін розгляду до ${day(answer.due)}${extended}.`;
+      out.textContent = fmt(T.status_line, {
+        number: answer.number, status: status(answer.status), registered: day(answer.registered_on),
+        due: day(answer.due), extended: answer.extended ? T.extended : "",
+      });
     } else {
       out.className = "result bad";
-      out.textContent = response.status === 404 ? "Звернення з таким номером і телефоном не знайдено."
+      out.textContent = response.status === 404 ? T.status_not_found
         : response.status === 429 ? REFUSALS.too_many_requests
-        : answer.details && answer.details.field === "number" ? "Номер має вигляд ЗВ-2026-000123."
-        : "Не вдалося перевірити. Спробуйте пізніше.";
+        : answer.details && answer.details.field === "number" ? T.status_bad_number
+        : T.status_failed;
     }
   } catch (error) {
     out.className = "result bad";
-    out.textContent = "Немає зв’язку з сервером. Перевірте підключення і спробуйте ще раз.";
+    out.textContent = T.offline;
   }
 }
 
