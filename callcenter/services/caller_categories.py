@@ -9,18 +9,38 @@ classifier does not know (a retired local addition) is passed on, since it was v
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from callcenter.acd.model import AcdConfig
+from callcenter.acd.priority import priority_for
 from callcenter.appeals.model import Appeal
 from callcenter.appeals.repeats import normalise_phone
+from callcenter.errors import CallcenterError
+from callcenter.ivr.commands import Queue, QueueResult
+from callcenter.ivr.engine import CallInfo
+from callcenter.logs import get_logger
 from callcenter.storage.appeals import AppealQuery
+from callcenter.telephony.ivr_driver import IvrSessionPort, QueueHandoff
 
-__all__ = ["HISTORY_LIMIT", "AppealSearch", "caller_categories", "categories_of"]
+__all__ = [
+    "HISTORY_LIMIT",
+    "LOOKUP_TIMEOUT_S",
+    "AppealSearch",
+    "caller_categories",
+    "categories_of",
+    "with_caller_priority",
+]
+
+log = get_logger(__name__)
 
 #: How many of the caller's latest registered appeals are read.
 HISTORY_LIMIT = 20
+#: The longest a caller waits for the history look-up before joining the queue without it.
+LOOKUP_TIMEOUT_S = 0.5
 
 
 class AppealSearch(Protocol):
@@ -64,3 +84,32 @@ async def caller_categories(
         now=now or dt.datetime.now(dt.UTC),
     )
     return categories_of(found, appeals.classifier)
+
+
+def with_caller_priority(
+    enter_queue: QueueHandoff,
+    appeals: AppealSearch,
+    config: Callable[[], AcdConfig],
+    *,
+    timeout_s: float = LOOKUP_TIMEOUT_S,
+) -> QueueHandoff:
+    """``enter_queue`` with the caller's queue priority raised by their applicant categories.
+
+    ``config`` gives the ACD's current configuration (its ``priority_categories``). The look-up
+    is bounded by ``timeout_s``: a slow or failing database costs the caller their raise, never
+    their place in the queue.
+    """
+
+    async def enter(session: IvrSessionPort, command: Queue, call: CallInfo) -> QueueResult:
+        try:
+            categories = await asyncio.wait_for(caller_categories(appeals, call.caller), timeout_s)
+        except (TimeoutError, CallcenterError, OSError) as exc:
+            log.warning("caller_categories_unavailable", error=type(exc).__name__)
+            categories = ()
+        priority = priority_for(categories, config(), base=command.priority)
+        if priority != command.priority:
+            log.info("caller_priority_raised", queue=command.queue, priority=priority, categories=categories)
+            command = dataclasses.replace(command, priority=priority)
+        return await enter_queue(session, command, call)
+
+    return enter
