@@ -29,11 +29,21 @@ from callcenter.services.lookups import IvrLookups
 from callcenter.services.queue_config import QueueConfigStore
 from callcenter.services.queue_wait import QueueWait
 from callcenter.services.recordings import DiskMonitor, RecordingService
+from callcenter.services.reminders import ReminderService
 from callcenter.services.retention import RetentionJob
 from callcenter.storage.analytics import AnalyticsStore
 from callcenter.storage.recordings import RecordingRepository
 from callcenter.telephony.ivr_driver import IvrServices
-from callcenter.web import agents_api, appeals_api, desk, flows_api, recordings_api
+from callcenter.web import (
+    agents_api,
+    appeals_api,
+    authorities_api,
+    authority_inbox,
+    desk,
+    flows_api,
+    public_appeals,
+    recordings_api,
+)
 from callcenter.web.analytics_page import setup_analytics
 from callcenter.web.metrics import LiveSnapshot
 
@@ -171,6 +181,13 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     app[agents_api.QUEUE_CONFIG] = queue_config
     app.add_routes(agents_api.routes)
     appeals_api.setup(app, runtime.appeals)
+    public_appeals.setup(app, runtime.appeals, pool)
+    authority_store = authorities_api.setup(app, pool)
+    authority_inbox.setup(app)
+    await authorities_api.seed_shipped(authority_store)
+    reminders = ReminderService(authority_store)
+    await reminders.start()
+    stack.push_async_callback(reminders.stop)
     desk.setup(app, bus)
     flows_api.setup(app, flows)
     setup_analytics(app)
