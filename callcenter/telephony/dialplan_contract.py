@@ -46,6 +46,9 @@ __all__ = [
     "SPY_MODES",
     "SPY_MODE_VARIABLE",
     "SUPERVISOR_PHONES_CONTEXT",
+    "SURVEY_AGI_VARIABLE",
+    "SURVEY_APPEAL_VARIABLE",
+    "SURVEY_CONTEXT",
     "SURVIVAL_QUEUE",
     "TRANSFER_CONTEXT",
     "TRUNK_ENDPOINT",
@@ -66,8 +69,16 @@ AGENT_PHONES_CONTEXT: Final = "agent-phones"
 #: Calls placed from supervisors' phones: the agents' context plus the listen-in feature codes.
 SUPERVISOR_PHONES_CONTEXT: Final = "supervisor-phones"
 
+#: An outbound survey call (``services.survey_campaigns``) continues here once the citizen answers;
+#: the extension is ``s``, the dialplan runs ``AGI(${CC_SURVEY_AGI})``.
+SURVEY_CONTEXT: Final = "survey-call"
+#: The survey flow's FastAGI URL (with ``campaign=1&appeal=<id>``), set by the Originate.
+SURVEY_AGI_VARIABLE: Final = "CC_SURVEY_AGI"
+#: The appeal the survey call is about (for the dialplan's log line).
+SURVEY_APPEAL_VARIABLE: Final = "CC_SURVEY_APPEAL"
+
 #: Every context the backend itself sends channels into (checked against the rendered dialplan).
-BACKEND_CONTEXTS: Final = (CALLBACK_CONTEXT, TRANSFER_CONTEXT)
+BACKEND_CONTEXTS: Final = (CALLBACK_CONTEXT, TRANSFER_CONTEXT, SURVEY_CONTEXT)
 
 #: The app_queue queue of the survival path (backend down or full).
 SURVIVAL_QUEUE: Final = "survival"
