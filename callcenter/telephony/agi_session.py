@@ -5,9 +5,11 @@ or an exception (PROTOCOL.md B3/B4):
 
 * digits come back as ASCII codes (``result=49`` is ``"1"``); 0 means "no digit";
 * ``-1`` on a media command (ANSWER, STREAM FILE, GET OPTION/DATA, WAIT FOR DIGIT, SAY *,
-  RECORD FILE) means the caller hung up and raises ``ChannelHungUp``. Asterisk gives the same -1
-  for a missing sound file; the flow cannot tell the two apart from the reply, and ending the
-  flow is the safe reading of both, so ``hung_up`` is only set on the definite signs below;
+  RECORD FILE) means the caller hung up and raises ``ChannelHungUp``, with one exception:
+  STREAM FILE and GET OPTION answer ``-1 endpos=0`` for a sound file Asterisk does not have,
+  with the channel still up, so that reply is logged and played as silence (a missing prompt
+  must not cost the caller the call; a hang-up at that instant still shows as the HANGUP line
+  before the next reply). ``hung_up`` is only set on the definite signs below;
 * a ``HANGUP`` line or a 511 reply sets ``hung_up`` for good; 511 raises ``ChannelHungUp``;
 * GET/SET VARIABLE, GET FULL VARIABLE, EXEC and VERBOSE keep working after a hang-up (Asterisk
   allows them on a dead channel) so the flow can save its state;
@@ -26,8 +28,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
+from callcenter.logs import get_logger
 from callcenter.telephony.agi_errors import AgiCommandError, ChannelHungUp
 from callcenter.telephony.agi_protocol import AgiEnvironment, AgiReply, quote, render_arg
+
+_log = get_logger("callcenter.telephony.agi")
 
 __all__ = ["AgiSession", "CommandChannel", "DigitsResult", "PlaybackResult", "RecordResult"]
 
@@ -135,7 +140,19 @@ class AgiSession:
         line = f"STREAM FILE {render_arg(file)} {quote(escape_digits)}"
         if offset is not None:
             line = f"{line} {int(offset)}"
-        reply = await self._media(line)
+        return await self._playback(line)
+
+    async def _playback(self, line: str) -> PlaybackResult:
+        """STREAM FILE / GET OPTION. ``result=-1 endpos=0`` is how Asterisk answers a sound file it
+        does not have (PROTOCOL.md B3), and the channel is still up: a missing prompt must cost
+        the caller a moment of silence, not the call. A real hang-up at that very instant is
+        still noticed, by the HANGUP line that then arrives before the next reply."""
+        reply = await self._run(line)
+        if reply.result == "-1" and reply.endpos == 0 and not self.hung_up:
+            _log.warning("sound_file_missing", command=line.split(" ", 2)[:2], file=line.split(" ")[2])
+            return PlaybackResult(None, 0)
+        if reply.result == "-1":
+            raise ChannelHungUp(f"{line.split(' ', 1)[0]}: result=-1 (hang-up)")
         return PlaybackResult(self._digit(line, reply), reply.endpos or 0)
 
     async def get_option(
@@ -145,8 +162,7 @@ class AgiSession:
         line = f"GET OPTION {render_arg(file)} {quote(escape_digits)}"
         if timeout_ms is not None:
             line = f"{line} {int(timeout_ms)}"
-        reply = await self._media(line)
-        return PlaybackResult(self._digit(line, reply), reply.endpos or 0)
+        return await self._playback(line)
 
     async def get_data(
         self, file: str, timeout_ms: int | None = None, max_digits: int | None = None

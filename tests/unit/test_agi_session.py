@@ -140,7 +140,8 @@ async def test_command_lines_and_results(
     ("call", "line", "answer"),
     [
         (lambda s: s.answer(), "ANSWER", "200 result=-1"),
-        (lambda s: s.stream_file("x"), 'STREAM FILE x ""', "200 result=-1 endpos=0"),
+        (lambda s: s.stream_file("x"), 'STREAM FILE x ""', "200 result=-1 endpos=8000"),
+        (lambda s: s.stream_file("x"), 'STREAM FILE x ""', "HANGUP\n200 result=-1 endpos=0"),
         (lambda s: s.get_data("x"), "GET DATA x", "200 result=-1"),
         (lambda s: s.wait_for_digit(1000), "WAIT FOR DIGIT 1000", "200 result=-1"),
         (lambda s: s.say_number(5), 'SAY NUMBER 5 ""', "200 result=-1"),
@@ -153,6 +154,19 @@ async def test_hangup_results_raise_channel_hung_up(call: Call, line: str, answe
     session, _ = session_with([(line, answer + "\n")])
     with pytest.raises(ChannelHungUp):
         await call(session)
+
+
+async def test_a_missing_sound_file_is_silence_not_a_hang_up() -> None:
+    """STREAM FILE of a file Asterisk lacks (-1 endpos=0, channel up) plays as silence; the call goes on."""
+    session, _ = session_with(
+        [
+            ('STREAM FILE callcenter/missing ""', "200 result=-1 endpos=0\n"),
+            ("WAIT FOR DIGIT 1000", "200 result=49\n"),
+        ]
+    )
+    assert await session.stream_file("callcenter/missing") == PlaybackResult(None, 0)
+    assert not session.hung_up
+    assert await session.wait_for_digit(1000) == "1"
 
 
 async def test_511_and_hangup_line_set_hung_up_for_good() -> None:
