@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from callcenter.errors import CallcenterError, StorageError, TelephonyError, ValidationError
@@ -123,6 +124,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, ValidationError) and exc.field:
             details["field"] = exc.field
         return error_response(status, error_id, str(exc), details)
+    except (asyncpg.CharacterNotInRepertoireError, asyncpg.UntranslatableCharacterError):
+        # A NUL character (U+0000) in a parameter or a JSON body: PostgreSQL cannot store it in
+        # text or jsonb. Bad input, not a crash, whichever route passed it on.
+        return error_response(
+            400,
+            "invalid_text",
+            "the request contains a character that cannot be stored (NUL, U+0000)",
+        )
     except Exception as exc:
         incident = uuid.uuid4().hex[:12]
         log.error(
