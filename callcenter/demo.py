@@ -13,7 +13,9 @@ protocols. On top of it:
 * the working hours of ``queue/`` copied to ``var/demo/queue/`` with the office schedule open
   around the clock, so calls reach agents whatever the hour the demo is started (said at start).
 
-Data lives in ``var/`` so stopping (Ctrl-C) and starting again keeps it.
+Data lives in ``var/`` so stopping (Ctrl-C) and starting again keeps it. The demo's own folder
+(``var/demo``) sits next to the embedded database's folder (``database.data_dir``, ``var/pg`` by
+default), so a run with another data folder (a test's) leaves a developer's ``var/demo`` alone.
 """
 
 from __future__ import annotations
@@ -40,11 +42,10 @@ from callcenter.sim.models import AgentPhone, CallerModel, Distribution
 from callcenter.storage.users import Role, create_user, get_user_by_login
 from callcenter.web.auth_passwords import PasswordHasher
 
-__all__ = ["DAY_MINUTES", "run_demo"]
+__all__ = ["DAY_MINUTES", "demo_dir", "run_demo"]
 
 log = get_logger(__name__)
 
-DEMO_DIR = Path("var/demo")
 #: One working day of the arrival curve is replayed every this many real minutes.
 DAY_MINUTES = 12.0
 #: Calls per hour at the peak of the (compressed) day.
@@ -54,9 +55,14 @@ PAUSED = {"op109": "break"}
 LOGGED_OUT = {"op110"}
 
 
+def demo_dir(settings: Settings) -> Path:
+    """The demo's folder (credentials, queue copy): ``demo`` next to the embedded database's folder."""
+    return settings.database.data_dir.parent / "demo"
+
+
 def _demo_settings(settings: Settings) -> Settings:
     """Point AMI at the simulated PBX and the ACD at the demo's copy of the queue files."""
-    queue_dir = DEMO_DIR / "queue"
+    queue_dir = demo_dir(settings) / "queue"
     if queue_dir.exists():
         shutil.rmtree(queue_dir)
     shutil.copytree(settings.paths.queue_dir, queue_dir)
@@ -74,7 +80,7 @@ def _demo_settings(settings: Settings) -> Settings:
 
 async def _demo_users(runtime: Runtime) -> list[tuple[str, str, str]]:
     """Create the demo users once; return (login, role, password) for each."""
-    path = DEMO_DIR / "credentials.txt"
+    path = demo_dir(runtime.settings) / "credentials.txt"
     known: dict[str, tuple[str, str]] = {}
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -171,7 +177,7 @@ async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
     lines = [
         f"callcenter demo is running at {base}/  (Ctrl-C stops it; data stays in var/)",
         f"  agent desk {base}/desk   flow editor {base}/admin/flows   health {base}/healthz",
-        "  the 'office' schedule is open around the clock in the demo (var/demo/queue/hours.yaml)",
+        f"  the 'office' schedule is open around the clock in the demo ({settings.paths.queue_dir / 'hours.yaml'})",
         "  demo users (login / role / password):",
         *(f"    {login:12} {role:11} {password}" for login, role, password in users),
     ]
