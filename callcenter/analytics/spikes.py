@@ -51,11 +51,13 @@ __all__ = [
     "SeriesKey",
     "Spike",
     "SpikePolicy",
+    "Trends",
     "count_table",
     "detect_range",
     "detect_spikes",
     "locality_of",
     "negbin_tail",
+    "topic_trends",
     "weekday_factors",
 ]
 
@@ -293,3 +295,58 @@ def detect_range(
         found.extend(detect_spikes(table, day, policy))
         day += timedelta(days=1)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """Counts per topic over periods (days or ISO weeks) for one locality or the whole region."""
+
+    labels: tuple[str, ...]
+    series: Mapping[str, tuple[int, ...]]  # topic → one count per label, most frequent first
+    localities: Mapping[str, int]  # locality → appeals in the range (for the filter)
+
+
+def _period_start(day: date, granularity: str) -> date:
+    return day - timedelta(days=day.weekday()) if granularity == "week" else day
+
+
+def topic_trends(
+    records: Iterable[tuple[str, str, date]],
+    first: date,
+    last: date,
+    *,
+    locality: str | None = None,
+    granularity: str = "day",
+    top: int = 6,
+) -> Trends:
+    """The ``top`` topics' counts per day or week (Monday-based) from ``first`` to ``last``.
+
+    ``locality`` None means the whole region; topics beyond ``top`` are summed under "other".
+    """
+    if granularity not in ("day", "week"):
+        raise ValueError("granularity is 'day' or 'week'")
+    starts: list[date] = []
+    day = _period_start(first, granularity)
+    step = timedelta(days=7 if granularity == "week" else 1)
+    while day <= last:
+        starts.append(day)
+        day += step
+    index = {start: n for n, start in enumerate(starts)}
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * len(starts))
+    localities: dict[str, int] = defaultdict(int)
+    for topic, place, when in records:
+        if not first <= when <= last:
+            continue
+        localities[place] += 1
+        if locality is not None and place != locality:
+            continue
+        counts[topic][index[_period_start(when, granularity)]] += 1
+    ranked = sorted(counts, key=lambda t: (-sum(counts[t]), t))
+    series = {t: tuple(counts[t]) for t in ranked[:top]}
+    if len(ranked) > top:
+        series["other"] = tuple(sum(counts[t][n] for t in ranked[top:]) for n in range(len(starts)))
+    labels = tuple(
+        s.isoformat() if granularity == "day" else f"{s.isocalendar()[0]}-W{s.isocalendar()[1]:02d}"
+        for s in starts
+    )
+    return Trends(labels, series, dict(sorted(localities.items(), key=lambda kv: (-kv[1], kv[0]))))

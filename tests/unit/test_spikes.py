@@ -15,6 +15,7 @@ from callcenter.analytics.spikes import (
     detect_spikes,
     locality_of,
     negbin_tail,
+    topic_trends,
     weekday_factors,
 )
 
@@ -158,3 +159,21 @@ def test_policy_refuses_nonsense() -> None:
         SpikePolicy(baseline_days=3)
     with pytest.raises(ValueError):
         SpikePolicy(alpha=1.5)
+
+
+def test_topic_trends_by_day_and_week_for_one_locality() -> None:
+    """Trends count a locality's topics per day or ISO week, the rest of the topics as "other"."""
+    d = START  # Monday
+    records = [("109", "Дніпро", d), ("109", "Дніпро", d + timedelta(days=1)), ("106", "Дніпро", d),
+               ("109", "Покров", d), ("110", "Дніпро", d + timedelta(days=8)), ("103", "Дніпро", d)]  # fmt: skip
+    daily = topic_trends(records, d, d + timedelta(days=2), locality="Дніпро")
+    assert daily.labels == (
+        d.isoformat(),
+        (d + timedelta(days=1)).isoformat(),
+        (d + timedelta(days=2)).isoformat(),
+    )
+    assert daily.series["109"] == (1, 1, 0) and next(iter(daily.series)) == "109"
+    assert daily.localities == {"Дніпро": 4, "Покров": 1}
+    weekly = topic_trends(records, d, d + timedelta(days=13), granularity="week", top=1)
+    assert weekly.labels == ("2026-W02", "2026-W03")
+    assert weekly.series == {"109": (3, 0), "other": (2, 1)}

@@ -1,0 +1,68 @@
+"""The content-analysis page and API: supervisors only, trends as SVG, alerts acknowledged with CSRF."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from callcenter.analytics.spikes import Spike
+from callcenter.storage.content import ContentAlertStore
+from callcenter.storage.surveys import SurveyResponse, SurveyStore
+from callcenter.storage.users import Role
+from callcenter.web import content_api
+from tests.integration.test_auth_support import add_user, make_app, sign_in
+from tests.integration.test_content_alerts import add_appeal
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+async def seed(pool: Any) -> int:
+    """A few appeals, one alert and two surveys; returns the alert's id."""
+    for n in range(6):
+        await add_appeal(pool, "109", "м. Павлоград", NOW - timedelta(days=n % 3, hours=1))
+    await add_appeal(pool, "106", "м. Дніпро", NOW - timedelta(days=1))
+    [alert] = await ContentAlertStore(pool).upsert(
+        [Spike("109", "Павлоград", date(2026, 11, 24), 12, 1.2, 1e-9, 1e-6, 40)], NOW
+    )
+    store = SurveyStore(pool)
+    await store.record(SurveyResponse("post_call", "pg.1", NOW, rating=5, resolved=True, agent="op101"))
+    await store.record(SurveyResponse("post_call", "pg.2", NOW, rating=3, resolved=False, agent="op101"))
+    return alert.id
+
+
+async def test_supervisor_sees_trends_alerts_and_surveys_and_acknowledges(db_pool: Any) -> None:
+    """The page draws the trend and lists the alert; the API acknowledges it only with the CSRF token."""
+    alert_id = await seed(db_pool)
+    app = make_app(db_pool)
+    content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
+    await add_user(db_pool, "sup.content", Role.SUPERVISOR)
+    await add_user(db_pool, "agent.content", Role.AGENT)
+    async with TestClient(TestServer(app)) as client:
+        assert (await client.get("/content", allow_redirects=False)).status in (302, 303, 401)
+        await sign_in(client, "agent.content")
+        assert (await client.get("/api/content/alerts")).status == 403
+        token = await sign_in(client, "sup.content")
+        page = await client.get("/content?from=2026-11-20&to=2026-11-24&locality=Павлоград")
+        text = await page.text()
+        assert page.status == 200
+        assert 'id="chart-trends"' in text and f'id="alert-{alert_id}"' in text and 'id="surveys"' in text
+        assert "Комунальне господарство" in text and "4.00" in text  # average of 5 and 3
+        trends = await (await client.get("/api/content/trends?from=2026-11-20&to=2026-11-24")).json()
+        assert trends["labels"][0] == "2026-11-20" and trends["series"][0]["topic"] == "109"
+        assert sum(trends["series"][0]["counts"]) == 6 and trends["localities"]["Павлоград"] == 6
+        assert (await client.get("/api/content/trends?from=2026-11-25&to=2026-11-24")).status == 400
+
+        refused = await client.post(f"/api/content/alerts/{alert_id}/ack")
+        assert refused.status == 403
+        done = await client.post(f"/api/content/alerts/{alert_id}/ack", headers={"X-CSRF-Token": token})
+        assert done.status == 200 and (await done.json())["acknowledged_by"] == "sup.content"
+        assert (await client.get("/api/content/alerts?open=1")).status == 200
+        assert (await (await client.get("/api/content/alerts?open=1")).json())["alerts"] == []
+        missing = await client.post("/api/content/alerts/999999/ack", headers={"X-CSRF-Token": token})
+        assert missing.status == 404
+        surveys = await (await client.get("/api/surveys/summary?from=2026-11-24&to=2026-11-24")).json()
+        assert surveys["all"]["surveys"] == 2 and surveys["agents"]["op101"]["average_rating"] == 4.0
+        script = await client.get("/static/content/content.js")
+        assert script.status == 200 and "X-CSRF-Token" in await script.text()
