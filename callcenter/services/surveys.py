@@ -16,16 +16,18 @@ Figures for the analytics: ``SurveyStore.summary`` / ``per_agent``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
-from callcenter.ivr.engine import Outcome
+from callcenter.ivr.engine import FlowEnvironment, Outcome
+from callcenter.ivr.model import Flow
 from callcenter.logs import get_logger
 from callcenter.storage.surveys import SurveyResponse, SurveyStore
 from callcenter.telephony.agi_protocol import AgiEnvironment
+from callcenter.telephony.ivr_driver import IvrRoute, IvrServices
 
-__all__ = ["SURVEY_FLOW", "SurveyAnswers", "SurveyService", "survey_answers"]
+__all__ = ["SURVEY_FLOW", "SurveyAnswers", "SurveyService", "survey_answers", "survey_route"]
 
 log = get_logger(__name__)
 
@@ -111,3 +113,18 @@ class SurveyService:
     async def on_outcome(self, env: AgiEnvironment, outcome: Outcome) -> None:
         """``IvrServices.on_outcome`` for a driver used without the call pipeline (keyed by uniqueid)."""
         await self.record_outcome(env.uniqueid, outcome)
+
+
+def survey_route(
+    flows: Callable[[str], Flow | None],
+    environment: FlowEnvironment,
+    services: IvrServices,
+    surveys: SurveyService,
+) -> IvrRoute:
+    """The FastAGI route for outbound survey calls (``agi://…/survey?campaign=1&appeal=<id>``).
+
+    Added with ``agi.add_route(SURVEY_FLOW, …)`` it serves the survey flow outside the call
+    pipeline: a survey call is not a citizen's call, so it opens no appeal record and counts in
+    no queue; its answers are stored by ``surveys`` (keyed by the survey call's uniqueid).
+    """
+    return IvrRoute(flows, environment, replace(services, on_outcome=surveys.on_outcome))

@@ -9,7 +9,7 @@ from typing import Any
 
 from callcenter.ivr import Flow, FlowEnvironment, ValidationContext, check_flow
 from callcenter.ivr.testing import FixedSchedules
-from callcenter.services.surveys import SurveyService, survey_answers
+from callcenter.services.surveys import SurveyService, survey_answers, survey_route
 from callcenter.storage.appeals import AppealRepository
 from callcenter.storage.surveys import SurveyStore
 from callcenter.telephony.ivr_driver import IvrServices, run_ivr
@@ -111,3 +111,30 @@ def test_a_run_without_the_survey_has_no_answers() -> None:
     from callcenter.ivr.engine import CallPath, Outcome
 
     assert survey_answers(Outcome("hangup", CallPath(language="uk"), True)) is None
+
+
+async def test_an_outbound_survey_call_is_stored_for_its_appeal(db_pool: Any) -> None:
+    """The survey route runs the campaign greeting and stores the answers under the appeal."""
+    repo = AppealRepository(db_pool)
+    appeal = await repo.open_for_call("sv.camp", caller="+380501112244", dnid="1545", arrived_at=AT)
+    loaded = flows()
+    env = dataclasses.replace(
+        environment("survey"), uniqueid="1718000100.1", query={"campaign": "1", "appeal": str(appeal.id)}
+    )
+    session = FakeSession(env=env, keys=["2", "2"])
+    backend = Backend(loaded["survey"])
+    service = SurveyService(SurveyStore(db_pool), clock=lambda: AT)
+    route = survey_route(
+        loaded.get, FlowEnvironment(FixedSchedules(), flows=loaded), backend.services(), service
+    )
+    await route(session)
+    assert "STREAM FILE tts/uk/campaign_intro" in " ".join(session.lines)
+    row = await db_pool.fetchrow("SELECT * FROM survey_responses WHERE linkedid = '1718000100.1'")
+    assert (row["source"], row["appeal_id"], row["rating"], row["resolved"]) == (
+        "campaign",
+        appeal.id,
+        2,
+        False,
+    )
+    assert row["agent"] is None
+    assert await db_pool.fetchval("SELECT count(*) FROM appeals WHERE linkedid = '1718000100.1'") == 0
