@@ -7,7 +7,9 @@
 * ``GET /api/content/trends`` — the same trend as JSON;
 * ``GET /api/content/alerts?open=1`` — alerts as JSON; ``POST /api/content/alerts/{id}/ack``
   acknowledges one (CSRF token required, as for every write);
-* ``GET /api/surveys/summary?from=&to=`` — survey figures as JSON (the analytics' survey part).
+* ``GET /api/surveys/summary?from=&to=`` — survey figures as JSON (the analytics' survey part);
+* ``GET /reports/official?period=2026-10|2026-Q3`` — the official report's printable page, and
+  ``/reports/official.csv?period=…`` its CSV (``callcenter.official_reports``, as the CLI writes).
 
 Supervisors and admins only. The only script (``content.js``) sends the acknowledgement with the
 ``X-CSRF-Token`` header and reloads the alert list. Wiring: ``setup(app)`` (data from
@@ -304,3 +306,30 @@ async def content_static(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     content_type = "text/css" if name.endswith(".css") else "text/javascript"
     return web.Response(text=_read(name), content_type=content_type, headers={"Cache-Control": "no-cache"})
+
+
+@routes.get("/reports/official{ext:(\\.csv)?}")
+@requires(Role.SUPERVISOR)
+async def official_report(request: web.Request) -> web.Response:
+    """The official report for ``period`` as the printable page or, with ``.csv``, its CSV."""
+    from callcenter.official_reports import official_csv, official_document, parse_period
+    from callcenter.official_reports_cli import build_from_database
+
+    state = request.app[CONTENT]
+    period = parse_period(request.query.get("period", ""))
+    today = state.now().astimezone(KYIV).date()
+    if period.first > today:
+        raise ValidationError("the period has not begun", field="period")
+    report = await build_from_database(request.app[DB_POOL], period, min(period.last, today))
+    if request.match_info["ext"]:
+        return web.Response(
+            text=official_csv(report),
+            content_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="official_{period.label}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+    return web.Response(
+        text=official_document(report, state.now()), content_type="text/html", headers=PAGE_HEADERS
+    )

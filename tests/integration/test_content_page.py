@@ -66,3 +66,23 @@ async def test_supervisor_sees_trends_alerts_and_surveys_and_acknowledges(db_poo
         assert surveys["all"]["surveys"] == 2 and surveys["agents"]["op101"]["average_rating"] == 4.0
         script = await client.get("/static/content/content.js")
         assert script.status == 200 and "X-CSRF-Token" in await script.text()
+
+
+async def test_official_report_page_and_csv_for_supervisors(db_pool: Any) -> None:
+    """/reports/official gives the printable page and the CSV; a bad period is a 400."""
+    for n in range(3):
+        await add_appeal(db_pool, "110", "м. Покров", NOW - timedelta(days=n))
+    app = make_app(db_pool)
+    content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
+    await add_user(db_pool, "sup.official", Role.SUPERVISOR)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "sup.official")
+        page = await client.get("/reports/official?period=2026-11")
+        text = await page.text()
+        assert page.status == 200 and "@page { size: A4" in text and "report for 2026-11" in text
+        csv_text = await (await client.get("/reports/official.csv?period=2026-11")).text()
+        appeals = await db_pool.fetchval(
+            "SELECT count(*) FROM appeals WHERE number IS NOT NULL AND received_on BETWEEN '2026-11-01' AND '2026-11-30'"
+        )
+        assert f"total,appeals,Registered appeals,{appeals}," in csv_text and appeals > 0
+        assert (await client.get("/reports/official?period=2026-13")).status == 400
