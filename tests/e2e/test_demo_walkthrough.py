@@ -305,13 +305,15 @@ def walk_first_run(browser: Browser, demo: Demo, problems: list[str]) -> tuple[s
         shoot(login_page, "all-login")
     context.close()
 
-    # The citizens' public page needs no login.
+    # The citizens' public pages need no login.
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     public = context.new_page()
     if open_page(public, f"{demo.base}/zvernennia", "a citizen (no login)", problems):
         if public.locator("form").count() == 0:
             problems.append(f"{demo.base}/zvernennia: no appeal form on the page")
         shoot(public, "citizen-zvernennia")
+    if open_page(public, f"{demo.base}/stats", "a citizen (no login)", problems):
+        shoot(public, "citizen-stats")
     context.close()
 
     # "Demo users for each role printed at start": every role the system knows.
@@ -400,6 +402,13 @@ def walk_first_run(browser: Browser, demo: Demo, problems: list[str]) -> tuple[s
             problems.append(f"{today_url} as supervisor: the charts draw no bars")
         shoot(analytics, "supervisor-analytics")
     calls_today = summary_value(analytics, "Calls")
+    # The supervisor's other pages: topic trends and alerts, and the official report.
+    for path, picture in (
+        ("/content", "supervisor-content"),
+        (f"/reports/official?period={today[:7]}", "supervisor-official-report"),  # this month
+    ):
+        if open_page(analytics, f"{demo.base}{path}", "supervisor", problems):
+            shoot(analytics, picture)
     if open_page(analytics, f"{demo.base}/analytics", "supervisor", problems):
         if summary_value(analytics, "Calls") == 0:
             problems.append(
