@@ -22,6 +22,8 @@ from callcenter.analytics.rollup import ALL, RollupPolicy
 from callcenter.ivr.engine import FlowEnvironment
 from callcenter.prompts import PromptSynthesizer
 from callcenter.services.acd import AcdService
+from callcenter.services.ami_calls import AmiCallEvents, agent_resolver
+from callcenter.services.caller_categories import with_caller_priority
 from callcenter.services.calls import CallPipeline
 from callcenter.services.facts_writer import FactsWriter
 from callcenter.services.flows import FlowService
@@ -130,7 +132,8 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     services = IvrServices(
         render_prompt=synthesizer.render_async,
         lookup=IvrLookups(runtime.appeals),
-        enter_queue=QueueWait(acd),
+        # The caller's benefit categories (from their registered appeals) raise the queue priority.
+        enter_queue=with_caller_priority(QueueWait(acd), runtime.appeals, lambda: acd.state.config),
     )
     root = settings.paths.recordings_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -175,6 +178,15 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     )
     await facts.start()
     stack.push_async_callback(facts.stop)
+
+    # What only AMI sees: holds, transfers, and the end of survival-path calls.
+    ami_calls = AmiCallEvents(
+        bus,
+        runtime.appeals,
+        agent_of_device=agent_resolver(lambda: {a: acd.agent_device(a) for a in acd.state.config.agents}),
+    )
+    await ami_calls.start(runtime.ami)
+    stack.push_async_callback(ami_calls.stop)
 
     app = runtime.web_app
     app[agents_api.ACD_SERVICE] = acd
