@@ -151,6 +151,7 @@ def merge_arrival(
     caller: str | None,
     dnid: str | None,
     arrived_at: datetime,
+    survival_reason: str | None = None,
     rule: CallbackRule = CallbackRule(),
 ) -> tuple[Appeal, list[AppealEvent]]:
     """Fold a (possibly late or repeated) arrival report into an existing record.
@@ -159,12 +160,15 @@ def merge_arrival(
     channel only), in which case the record was opened without the caller's number. The arrival
     fills what is missing and moves the arrival back if it was earlier; it never overwrites a
     known number, and once the record is registered its arrival (the receipt date) is fixed.
+    A survival-path report (the spool) marks a record opened earlier — by the FastAGI session
+    that handed the call back, or by AMI seeing the call end — as a survival-path call.
     """
     track = appeal.call
     changed = replace(
         track,
         caller=track.caller or caller or None,
         dnid=track.dnid or dnid or None,
+        survival_reason=track.survival_reason or survival_reason or None,
         arrived_at=arrived_at
         if appeal.status is Status.CALL_OPEN and arrived_at < track.arrived_at
         else track.arrived_at,

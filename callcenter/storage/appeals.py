@@ -232,6 +232,7 @@ class AppealRepository:
                     caller=caller,
                     dnid=dnid,
                     arrived_at=arrived_at,
+                    survival_reason=survival_reason,
                     rule=self.settings.callbacks,
                 )
                 if events:

@@ -182,3 +182,15 @@ def test_merge_arrival_fills_gaps_but_never_overwrites() -> None:
     assert fixed == registered and nothing == []
     replayed, no_events = merge_arrival(merged, caller="0501234567", dnid="1545", arrived_at=T0)
     assert replayed == merged and no_events == []
+
+
+def test_a_late_spool_report_marks_the_record_as_a_survival_call() -> None:
+    """A record opened by the FastAGI session or by AMI learns the survival reason from the spool, once."""
+    opened = open_record(uuid4(), LINKEDID, caller="0501234567", dnid="1545", arrived_at=T0)
+    marked, events = merge_arrival(
+        opened, caller="0501234567", dnid="1545", arrived_at=T0, survival_reason="FAILURE"
+    )
+    assert marked.call.survival_reason == "FAILURE"
+    assert set(events[0].changes) >= {"call.survival_reason"}
+    again, none = merge_arrival(marked, caller=None, dnid=None, arrived_at=T0, survival_reason="SUCCESS")
+    assert again.call.survival_reason == "FAILURE" and none == []
