@@ -14,7 +14,7 @@ Per simulated minute it prints:
   same channel (what a caller would hear as dead air);
 * ACD routing latency, p50 and p99: real time spent in the ACD core's decisions (a caller
   arrives, an agent is free, a call ends, a timer fires), measured inside the backend;
-* the backend's resident memory (VmRSS);
+* the backend's resident memory (VmRSS) and its CPU use (process time over wall time, %);
 * the p99 event-loop lag of the backend process and of this (PBX) process, in ms: when the PBX's
   own loop is saturated, the AGI figure measures the simulator, not the backend;
 * calls in the system, and offered / answered / abandoned / lost so far.
@@ -191,6 +191,7 @@ async def backend_child(config: dict[str, Any]) -> None:
         ivr=IvrSettings(prerender_prompts=False),
     )
     routing: list[float] = []
+    cpu_mark = (time.process_time(), time.monotonic())
     lag = LoopLag()
     lag_task = asyncio.ensure_future(lag.run())
     loop = asyncio.get_running_loop()
@@ -212,7 +213,11 @@ async def backend_child(config: dict[str, Any]) -> None:
                 break
             window, routing[:] = list(routing), []
             p50, p99 = quantiles(window)
+            cpu_now = (time.process_time(), time.monotonic())
+            cpu_share = (cpu_now[0] - cpu_mark[0]) / max(1e-9, cpu_now[1] - cpu_mark[1])
+            cpu_mark = cpu_now
             stats = {
+                "cpu_percent": cpu_share * 100,
                 "loop_lag_p99_ms": quantiles(lag.take())[1] * 1e3,
                 "routing_p50_us": p50 * 1e6,
                 "routing_p99_us": p99 * 1e6,
@@ -266,6 +271,7 @@ def classify(outcome: Any) -> str:
 async def soak(args: argparse.Namespace) -> int:
     """Run the load, print the per-minute table and the totals; 1 if a call or a record was lost."""
     from callcenter.logs import configure_logging
+    from callcenter.sim.ami_server import AmiUser
     from callcenter.sim.asterisk import AgiTarget
     from callcenter.sim.clock import SimClock
     from callcenter.sim.load import SimulatedPbx
@@ -292,7 +298,10 @@ async def soak(args: argparse.Namespace) -> int:
         )
         for i in range(args.agents)
     ]
-    pbx = SimulatedPbx(clock, phones=phones, default_sound=4.0, seed=args.seed)
+    # The AMI user's classes are those of the shipped manager.conf (read = system,call,agent):
+    # no dialplan or agi events, which a real deployment does not send to the backend either.
+    user = AmiUser("ccsecret", read=frozenset({"system", "call", "agent"}))
+    pbx = SimulatedPbx(clock, phones=phones, default_sound=4.0, seed=args.seed, ami_users={"cc": user})
     await pbx.start()
     turnaround = AgiTurnaround()
     sim_lag = LoopLag()
@@ -345,7 +354,7 @@ async def soak(args: argparse.Namespace) -> int:
 
         header = (
             f"{'min':>4} {'agi p50 ms':>10} {'agi p99 ms':>10} {'route p50 µs':>12} {'route p99 µs':>12} "
-            f"{'rss MiB':>8} {'be lag':>7} {'sim lag':>7} {'in sys':>7} {'offered':>8} {'answered':>8} {'abandon':>8} {'lost':>5}"
+            f"{'rss MiB':>8} {'be cpu%':>7} {'be lag':>7} {'sim lag':>7} {'in sys':>7} {'offered':>8} {'answered':>8} {'abandon':>8} {'lost':>5}"
         )
         print(
             f"soak: scale {args.scale}, {args.agents} agents, {args.rate}/s arrivals, {args.minutes} sim-min"
@@ -368,6 +377,7 @@ async def soak(args: argparse.Namespace) -> int:
                 "route_p50_us": stats["routing_p50_us"],
                 "route_p99_us": stats["routing_p99_us"],
                 "rss_mib": stats["rss_mib"],
+                "backend_cpu_percent": stats["cpu_percent"],
                 "backend_lag_p99_ms": stats["loop_lag_p99_ms"],
                 "sim_lag_p99_ms": quantiles(sim_lag.take())[1] * 1e3,
                 "in_system": kinds.count("up"),
@@ -376,7 +386,7 @@ async def soak(args: argparse.Namespace) -> int:
             print(
                 f"{minute:>4} {row['agi_p50_ms']:>10.2f} {row['agi_p99_ms']:>10.2f} "
                 f"{row['route_p50_us']:>12.1f} {row['route_p99_us']:>12.1f} {row['rss_mib']:>8.1f} "
-                f"{row['backend_lag_p99_ms']:>7.1f} {row['sim_lag_p99_ms']:>7.1f} {row['in_system']:>7} {len(kinds):>8} {kinds.count('answered'):>8} "
+                f"{row['backend_cpu_percent']:>7.0f} {row['backend_lag_p99_ms']:>7.1f} {row['sim_lag_p99_ms']:>7.1f} {row['in_system']:>7} {len(kinds):>8} {kinds.count('answered'):>8} "
                 f"{kinds.count('abandoned'):>8} {kinds.count('lost'):>5}",
                 flush=True,
             )
