@@ -27,6 +27,7 @@ from callcenter.services.caller_categories import with_caller_priority
 from callcenter.services.calls import CallPipeline
 from callcenter.services.facts_writer import FactsWriter
 from callcenter.services.flows import FlowService
+from callcenter.services.live_stats import LiveStats
 from callcenter.services.lookups import IvrLookups
 from callcenter.services.queue_config import QueueConfigStore
 from callcenter.services.queue_wait import QueueWait
@@ -45,6 +46,7 @@ from callcenter.web import (
     flows_api,
     public_appeals,
     recordings_api,
+    wallboard,
 )
 from callcenter.web.analytics_page import setup_analytics
 from callcenter.web.metrics import LiveSnapshot
@@ -203,6 +205,12 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     desk.setup(app, bus)
     flows_api.setup(app, flows)
     setup_analytics(app)
+    wallboard.setup(
+        app,
+        LiveStats(bus, acd, policy=_rollup_policy(acd), observer=runtime.metrics),
+        acd=acd,
+        ami=runtime.ami,
+    )
     recordings_api.setup(
         app,
         recordings_api.RecordingsApi(recording_repo, runtime.appeals, root, retention),
