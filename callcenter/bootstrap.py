@@ -44,6 +44,7 @@ from callcenter.web import (
     authority_inbox,
     desk,
     flows_api,
+    home,
     public_appeals,
     recordings_api,
     wallboard,
@@ -191,6 +192,7 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     stack.push_async_callback(ami_calls.stop)
 
     app = runtime.web_app
+    app.add_routes(home.routes)
     app[agents_api.ACD_SERVICE] = acd
     app[agents_api.QUEUE_CONFIG] = queue_config
     app.add_routes(agents_api.routes)

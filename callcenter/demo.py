@@ -50,6 +50,10 @@ log = get_logger(__name__)
 DAY_MINUTES = 12.0
 #: Calls per hour at the peak of the (compressed) day.
 PEAK_PER_HOUR = 360.0
+#: Wrap-up seconds in the demo's copy of the queue files.
+DEMO_WRAP_UP_S = 5
+#: The authority whose inbox the demo's authority user sees (one of the shipped authorities).
+DEMO_AUTHORITY = "oda-social"
 #: Operators left logged out and paused at start, so the wallboard shows every state.
 PAUSED = {"op109": "break"}
 LOGGED_OUT = {"op110"}
@@ -70,6 +74,13 @@ def _demo_settings(settings: Settings) -> Settings:
     text = hours.read_text(encoding="utf-8")
     text = re.sub(r'weekly: \{mon-fri: "08:00-17:00"\}', 'weekly: {mon-sun: "00:00-24:00"}', text)
     hours.write_text(text, encoding="utf-8")
+    # Short wrap-ups, so a call finishes (and reaches the reports and the wallboard's totals)
+    # within a minute or two of the demo's start rather than after the real two-minute wrap-up.
+    queues = queue_dir / "queues.yaml"
+    queues.write_text(
+        re.sub(r"wrap_up_s: \d+", f"wrap_up_s: {DEMO_WRAP_UP_S}", queues.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
     secret = settings.ami.secret or "demo-" + secrets.token_hex(8)
     return dataclasses.replace(
         settings,
@@ -86,7 +97,7 @@ async def _demo_users(runtime: Runtime) -> list[tuple[str, str, str]]:
         for line in path.read_text(encoding="utf-8").splitlines():
             login, role, password = line.split("\t")
             known[login] = (role, password)
-    wanted = [("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR)]
+    wanted = [("admin", Role.ADMIN), ("supervisor", Role.SUPERVISOR), ("authority", Role.AUTHORITY)]
     assert runtime.calls is not None
     wanted += [(agent_id, Role.AGENT) for agent_id in sorted(runtime.calls.acd.state.config.agents)]
     hasher = PasswordHasher()
@@ -96,7 +107,14 @@ async def _demo_users(runtime: Runtime) -> list[tuple[str, str, str]]:
             continue
         password = secrets.token_urlsafe(9)
         try:
-            await create_user(pool, login, role, await hasher.hash(password), display_name=f"Demo {login}")
+            await create_user(
+                pool,
+                login,
+                role,
+                await hasher.hash(password),
+                display_name=f"Demo {login}",
+                authority_id=DEMO_AUTHORITY if role is Role.AUTHORITY else None,
+            )
         except ValidationError:
             continue  # made by hand meanwhile: leave it alone, its password is not ours to print
         known[login] = (role.value, password)
@@ -150,7 +168,7 @@ async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
         AgentPhone(
             endpoint=agent.device.split("/", 1)[-1],
             answer_delay=Distribution(3.0, 1.0),
-            talk_time=Distribution(75.0, 20.0),
+            talk_time=Distribution(40.0, 10.0),
             no_answer_probability=0.03,
         )
         for agent in acd.state.config.agents.values()

@@ -91,7 +91,9 @@ class _Query:
 
 def _query(request: web.Request) -> _Query:
     today = request.app[ANALYTICS].now().astimezone(KYIV).date()
-    default_to = today - timedelta(days=1)
+    # The last seven days up to and including today: a supervisor opening the page wants to see
+    # today's calls too (the report's rollups are kept up to date call by call).
+    default_to = today
     kind = request.query.get("report", "load")
     return _Query(
         kind if kind in KINDS else "load",

@@ -62,13 +62,13 @@ async def test_routes_declare_access(app: web.Application) -> None:
 
 
 async def test_supervisor_sees_the_report_charts(client: Client, db_pool: Any) -> None:
-    """A supervisor gets the same charts as the CLI's HTML, for the default range (the last 7 days)."""
+    """A supervisor gets the same charts as the CLI's HTML, for the default range (the last 7 days, today included)."""
     await sign_in(client, "u-supervisor")
     response = await client.get("/analytics")
     assert response.status == 200
     text = await response.text()
     assert text.count('class="chart"') == 3
-    assert "Load and staffing — whole line, 2026-02-25 – 2026-03-03" in text
+    assert "Load and staffing — whole line, 2026-02-26 – 2026-03-04" in text
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     assert "<script" not in text.lower()
     response = await client.get(

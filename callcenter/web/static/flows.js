@@ -454,8 +454,10 @@
       option.textContent = flow.name + " (v" + flow.active_version + ")";
       select.appendChild(option);
     }
-    if (wanted && answer.data.flows.some((f) => f.name === wanted)) {
-      select.value = wanted;
+    // Open the flow asked for in the address, else the main hotline flow, else the first.
+    const preferred = wanted || "hotline";
+    if (answer.data.flows.some((f) => f.name === preferred)) {
+      select.value = preferred;
     }
     if (select.value) {
       await openFlow(select.value);
