@@ -30,6 +30,7 @@ from callcenter.sim.ami_server import AmiUser
 from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
 from callcenter.sim.models import AgentPhone, CallerModel, Distribution
+from callcenter.storage.audit import AuditEntry, fetch_audit
 from callcenter.web import wallboard
 from callcenter.web.auth import AUTH
 from callcenter.web.auth_passwords import FAST_TEST_PARAMETERS, PasswordHasher
@@ -54,13 +55,14 @@ class LineThread:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.calls: CallHandling | None = None
         self.pbx: SimulatedPbx | None = None
+        self.pool: Any = None
         self._stop: asyncio.Event | None = None
         self._failure: BaseException | None = None
 
     async def _main(self) -> None:
         pool: Any = None
         try:
-            pool = await self._database.pool(min_size=1, max_size=10)
+            pool = self.pool = await self._database.pool(min_size=1, max_size=10)
             await add_people(pool)
             async with contextlib.AsyncExitStack() as stack:
                 await self._build(pool, stack)
@@ -90,7 +92,13 @@ class LineThread:
         )  # fmt: skip
         runtime = await start_runtime(settings, Database(pool=pool, dsn=""), stack)
         calls = await start_call_handling(runtime, stack)
-        wallboard.setup(runtime.web_app, LiveStats(runtime.bus, calls.acd), acd=calls.acd, ami=runtime.ami)
+        wallboard.setup(
+            runtime.web_app,
+            LiveStats(runtime.bus, calls.acd),
+            acd=calls.acd,
+            ami=runtime.ami,
+            supervise=wallboard.SuperviseSettings(phones={"u-supervisor": "sup1"}),
+        )
         runtime.web_app[AUTH].hasher = PasswordHasher(FAST_TEST_PARAMETERS)
         await runtime.agi.start()
         stack.push_async_callback(runtime.agi.close)
@@ -103,8 +111,11 @@ class LineThread:
             agi_port=runtime.agi.bound_port,
             phones=[
                 AgentPhone(
-                    "op101", answer_delay=Distribution(0.5, fixed=True), talk_time=Distribution(3, fixed=True)
-                )
+                    "op101", answer_delay=Distribution(0.5, fixed=True), talk_time=Distribution(4, fixed=True)
+                ),
+                AgentPhone(
+                    "sup1", answer_delay=Distribution(0.2, fixed=True), talk_time=Distribution(30, fixed=True)
+                ),
             ],
             ami_users={"callcenter": AmiUser("wb-secret")},
             ami_port=ami_port,
@@ -136,6 +147,11 @@ class LineThread:
         model = CallerModel(number="380501234567", dtmf={"*": "1"}, reaction=Distribution(0.1, fixed=True))
         return asyncio.run_coroutine_threadsafe(self.pbx.call(model), self.loop)
 
+    def audit(self, action: str) -> list[AuditEntry]:
+        """The audit entries of ``action``, read on the backend's loop."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(fetch_audit(self.pool, action=action), self.loop).result(10)
+
     def agent_available(self, agent_id: str) -> None:
         assert self.loop is not None and self.calls is not None
         self.loop.call_soon_threadsafe(self.calls.acd.available, agent_id)
@@ -165,7 +181,7 @@ def page(line: LineThread) -> Iterator[Page]:
 
 
 def test_wallboard_follows_a_simulated_call(line: LineThread, page: Page, tmp_path: Path) -> None:
-    """The call waits in 'social', op101 answers it, it ends: waiting, agent state and counts follow."""
+    """The call waits in 'social', op101 answers it (the supervisor listens in), it ends: the board follows."""
     base = f"http://127.0.0.1:{line.port}"
     page.goto(f"{base}/wallboard")
     page.locator("#login").fill("u-supervisor")
@@ -186,7 +202,12 @@ def test_wallboard_follows_a_simulated_call(line: LineThread, page: Page, tmp_pa
     line.agent_available("op101")
     expect(social.locator('td[data-field="waiting"]')).to_have_text("0", timeout=3000)
     expect(agent.locator(".state")).to_contain_text("розмова", timeout=10_000)
-    expect(agent.get_by_role("button", name="Слухати")).to_be_visible()
+    # The supervisor listens in: the PBX rings their phone into ChanSpy on op101's channel.
+    agent.get_by_role("button", name="Слухати").click()
+    expect(page.locator("#message")).to_have_text("Телефон дзвонить")
+    [entry] = line.audit("supervise.listen")
+    assert (entry.actor, entry.subject, entry.details["phone_endpoint"]) == ("u-supervisor", "op101", "sup1")
+    assert entry.details["data"].startswith("PJSIP/op101-") and entry.details["data"].endswith(",qE")
     page.screenshot(path=str(tmp_path / "sim-2-talking.png"))
 
     result = outcome.result(30)

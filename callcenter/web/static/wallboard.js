@@ -21,6 +21,12 @@
     s = Math.max(0, Math.floor(s));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
   };
+  // A time counted up from an instant; the 1 s tick updates only these, so buttons stay put.
+  const timer = (since) => {
+    const span = el("span", { class: "timer", "data-since": String(since) });
+    span.textContent = mmss(now() - since);
+    return span;
+  };
   const csrf = () => {
     const m = document.cookie.match(/(?:^|; )cc_csrf=([^;]*)/);
     return m ? decodeURIComponent(m[1]) : "";
@@ -51,13 +57,14 @@
       const low = q.sl_goal !== null && q.service_level !== null && q.service_level < q.sl_goal;
       const cells = [
         [q.title, "name"], [String(q.waiting), "waiting"],
-        [q.oldest_since === null ? "—" : mmss(now() - q.oldest_since), "longest"],
+        [q.oldest_since === null ? "—" : "", "longest"],
         [pct(q.service_level) + (low ? " нижче цілі" : ""), "sl"],
         [String(q.offered), "offered"], [String(q.answered), "answered"], [String(q.abandoned), "abandoned"],
         [secs(q.asa_s), "asa"], [secs(q.aht_s), "aht"], [String(q.callbacks_pending), "callbacks"],
       ];
       for (const [text, key] of cells) {
         const td = el("td", { "data-field": key }, text);
+        if (key === "longest" && q.oldest_since !== null) td.append(timer(q.oldest_since));
         if (key === "sl" && q.service_level !== null) td.className = low ? "bad" : "good";
         if (key === "sl" && q.sl_goal !== null) {
           // The goal next to the figure, smaller: "83% / 80%" reads as "83 against 80".
@@ -72,7 +79,8 @@
     const callers = [];
     for (const q of Object.values(board.queues)) {
       for (const c of q.callers || []) {
-        const li = el("li", { "data-call": c.call_id }, `${q.title} №${c.position ?? "—"} · ${mmss(now() - c.since)} · пріоритет ${c.priority}`);
+        const li = el("li", { "data-call": c.call_id });
+        li.append(`${q.title} №${c.position ?? "—"} · `, timer(c.since), ` · пріоритет ${c.priority} `);
         const others = Object.keys(board.queues).filter((n) => n !== q.name);
         for (const other of others) {
           const b = el("button", {}, "→ " + other);
@@ -87,8 +95,8 @@
     }
     for (const q of Object.values(board.queues)) {
       for (const c of q.callbacks || []) {
-        const li = el("li", { "data-callback": c.call_id },
-          `${q.title}: передзвонити · ${mmss(now() - c.since)} · спроб ${c.attempts}`);
+        const li = el("li", { "data-callback": c.call_id });
+        li.append(`${q.title}: передзвонити · `, timer(c.since), ` · спроб ${c.attempts} `);
         if (c.status !== "ringing") {
           const take = el("button", {}, "Взяти собі");
           take.onclick = async () => {
@@ -114,7 +122,9 @@
       const li = el("li", { class: "state-" + a.state, "data-agent": a.agent_id });
       li.append(el("span", { class: "name" }, a.name));
       const label = (STATES[a.state] || a.state) + (a.reason ? " (" + a.reason + ")" : "");
-      li.append(el("span", { class: "state" }, a.since === null ? label : `${label} ${mmss(now() - a.since)}`));
+      const state = el("span", { class: "state" }, label);
+      if (a.since !== null) state.append(" ", timer(a.since));
+      li.append(state);
       li.append(el("span", { class: "calls" }, `дзвінків: ${a.calls_today}`));
       if (a.state === "on_call") {
         for (const [mode, text] of [["listen", "Слухати"], ["whisper", "Підказати"], ["barge", "Втрутитись"]]) {
@@ -166,7 +176,8 @@
   // Waits and times in state count up here, between updates.
   setInterval(() => {
     $("clock").textContent = new Date(now() * 1000).toLocaleTimeString("uk-UA", { timeZone: "Europe/Kyiv" });
-    render();
+    for (const t of document.querySelectorAll(".timer")) t.textContent = mmss(now() - Number(t.dataset.since));
+    renderAlerts();
   }, 1000);
   connect();
 })();
