@@ -1,8 +1,7 @@
 """The wallboard in Chromium while a real call goes through the simulated PBX, FastAGI, the IVR and the ACD.
 
-The backend is built as ``callcenter serve`` builds it (``start_runtime`` + ``start_call_handling``)
-on the test PostgreSQL, plus the wallboard (the lead wires it into the composition root the same
-way), and runs in a thread with the simulated PBX. Operator op101 is on a break when the caller
+The backend is built as ``callcenter serve`` builds it (``start_runtime`` + ``start_call_handling``,
+which wires the wallboard) on the test PostgreSQL, and runs in a thread with the simulated PBX. Operator op101 is on a break when the caller
 reaches the queue, so the call waits; the test sends op101 back, the phone answers, talks and
 hangs up, and the board shows each step.
 """
@@ -25,7 +24,6 @@ from playwright.sync_api import Page, expect, sync_playwright
 from callcenter.app import Database, start_runtime
 from callcenter.bootstrap import CallHandling, start_call_handling
 from callcenter.config import load_settings
-from callcenter.services.live_stats import LiveStats
 from callcenter.sim.ami_server import AmiUser
 from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
@@ -92,12 +90,9 @@ class LineThread:
         )  # fmt: skip
         runtime = await start_runtime(settings, Database(pool=pool, dsn=""), stack)
         calls = await start_call_handling(runtime, stack)
-        wallboard.setup(
-            runtime.web_app,
-            LiveStats(runtime.bus, calls.acd),
-            acd=calls.acd,
-            ami=runtime.ami,
-            supervise=wallboard.SuperviseSettings(phones={"u-supervisor": "sup1"}),
+        # The composition root wires the wallboard; the supervisor's phone is the test's own.
+        runtime.web_app[wallboard.SUPERVISE].supervise = wallboard.SuperviseSettings(
+            phones={"u-supervisor": "sup1"}
         )
         runtime.web_app[AUTH].hasher = PasswordHasher(FAST_TEST_PARAMETERS)
         await runtime.agi.start()

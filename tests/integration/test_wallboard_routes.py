@@ -1,4 +1,4 @@
-"""The wallboard's routes, wired into the complete app, pass the same access walk as every other route."""
+"""The wallboard's routes in the complete app pass the same access walk as every other route."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from callcenter.app import Database, start_runtime
 from callcenter.bootstrap import start_call_handling
 from callcenter.config import load_settings
-from callcenter.services.live_stats import LiveStats
 from callcenter.storage.users import ROLE_INCLUDES, Role
-from callcenter.web import wallboard
 from callcenter.web.auth import AUTH, Access, route_access
 from callcenter.web.auth_passwords import FAST_TEST_PARAMETERS, PasswordHasher
 from tests.integration.test_auth_support import REPO_ROOT, sign_in
@@ -50,7 +48,7 @@ def ours(app: web.Application) -> list[tuple[str, str, Access | None]]:
 
 @pytest.fixture
 async def app(db_pool: Any) -> AsyncIterator[web.Application]:
-    """The complete app as ``callcenter serve`` builds it, plus the wallboard as the lead will wire it."""
+    """The complete app as ``callcenter serve`` builds it."""
     await add_people(db_pool)
     settings = load_settings(
         environ={"CALLCENTER_CONFIG": "/dev/null"},
@@ -63,8 +61,7 @@ async def app(db_pool: Any) -> AsyncIterator[web.Application]:
     )
     async with contextlib.AsyncExitStack() as stack:
         runtime = await start_runtime(settings, Database(pool=db_pool, dsn=""), stack)
-        calls = await start_call_handling(runtime, stack)
-        wallboard.setup(runtime.web_app, LiveStats(runtime.bus, calls.acd), acd=calls.acd, ami=runtime.ami)
+        await start_call_handling(runtime, stack)  # wires the wallboard
         runtime.web_app[AUTH].hasher = PasswordHasher(FAST_TEST_PARAMETERS)
         yield runtime.web_app
 
