@@ -90,9 +90,10 @@ class LineThread:
         )  # fmt: skip
         runtime = await start_runtime(settings, Database(pool=pool, dsn=""), stack)
         calls = await start_call_handling(runtime, stack)
-        # The composition root wires the wallboard; the supervisor's phone is the test's own.
+        # The composition root wires the wallboard; the supervisors' phones are the test's own:
+        # none configured for u-supervisor, so the page asks which of the allowed ones to ring.
         runtime.web_app[wallboard.SUPERVISE].supervise = wallboard.SuperviseSettings(
-            phones={"u-supervisor": "sup1"}
+            allowed_phones=frozenset({"sup1"})
         )
         runtime.web_app[AUTH].hasher = PasswordHasher(FAST_TEST_PARAMETERS)
         await runtime.agi.start()
@@ -197,7 +198,8 @@ def test_wallboard_follows_a_simulated_call(line: LineThread, page: Page, tmp_pa
     line.agent_available("op101")
     expect(social.locator('td[data-field="waiting"]')).to_have_text("0", timeout=3000)
     expect(agent.locator(".state")).to_contain_text("розмова", timeout=10_000)
-    # The supervisor listens in: the PBX rings their phone into ChanSpy on op101's channel.
+    # The supervisor listens in: the page asks for their phone, the PBX rings it into ChanSpy.
+    page.once("dialog", lambda dialog: dialog.accept("sup1"))
     agent.get_by_role("button", name="Слухати").click()
     expect(page.locator("#message")).to_have_text("Телефон дзвонить")
     [entry] = line.audit("supervise.listen")

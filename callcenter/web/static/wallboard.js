@@ -32,11 +32,25 @@
     return m ? decodeURIComponent(m[1]) : "";
   };
 
-  async function act(path, body, done) {
+  const post = async (path, body) => {
     const r = await fetch(path, { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
       body: JSON.stringify(body || {}) });
-    const data = await r.json().catch(() => ({}));
+    return [r, await r.json().catch(() => ({}))];
+  };
+
+  async function act(path, body, done) {
+    const phone = localStorage.getItem("cc_supervisor_phone");
+    const spying = path.startsWith("/api/supervise/") && !/move|priority/.test(path);
+    let [r, data] = await post(path, spying && phone ? { ...body, phone } : body);
+    if (spying && r.status === 400 && (data.details || {}).field === "phone") {
+      // No phone configured for this login (or a stale one): ask once which configured phone to ring.
+      const asked = window.prompt("Ваш телефон (внутрішній номер), на який подзвонити:", phone || "");
+      if (asked) {
+        [r, data] = await post(path, { ...body, phone: asked.trim() });
+        if (r.ok) localStorage.setItem("cc_supervisor_phone", asked.trim());
+      }
+    }
     $("message").textContent = r.ok ? done : "Помилка: " + (data.message || r.status);
   }
 
