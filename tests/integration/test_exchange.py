@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from callcenter.exchange import ExportRefused, export_appeals, run_export, validate_document
+from callcenter.config import Settings
+from callcenter.exchange import (
+    ExportRefused,
+    add_export_parser,
+    export_appeals,
+    export_command,
+    run_export,
+    validate_document,
+)
 from callcenter.storage.users import Role, create_user
 from tests.integration.test_official_support import make_appeals
 
@@ -69,3 +77,16 @@ async def test_personal_data_only_for_an_admin_and_audited(db_pool: Any, tmp_pat
     assert document["appeals"][0]["applicant"]["phone"] == "+380501234567"
     audited = await db_pool.fetchrow("SELECT actor, details FROM audit_log WHERE action = 'appeal.export'")
     assert audited["actor"] == "admin.ex" and audited["details"]["appeals"] == len(document["appeals"])
+
+
+def test_cli_refuses_bad_arguments_before_touching_the_database(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad dates, a reversed range or personal data without --as exit 2 and open no database."""
+    parser = argparse.ArgumentParser()
+    add_export_parser(parser.add_subparsers(dest="command"))
+    for argv in (
+        ["export-appeals", "--from", "2026-09-31", "--to", "2026-10-01"],
+        ["export-appeals", "--from", "2026-10-02", "--to", "2026-10-01"],
+        ["export-appeals", "--from", "2026-10-01", "--to", "2026-10-02", "--include-personal-data"],
+    ):
+        assert export_command(Settings(), parser.parse_args(argv)) == 2
+    assert capsys.readouterr().err.count("callcenter export-appeals:") == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 from collections import Counter
@@ -11,9 +12,15 @@ from typing import Any
 
 import pytest
 
+from callcenter.config import Settings
 from callcenter.errors import ValidationError
 from callcenter.official_reports import KIND_CODES, parse_period
-from callcenter.official_reports_cli import build_from_database, run_official_report
+from callcenter.official_reports_cli import (
+    add_official_report_parser,
+    build_from_database,
+    official_report_command,
+    run_official_report,
+)
 from tests.integration.test_official_support import make_appeals
 
 
@@ -91,3 +98,17 @@ def test_periods_parse_and_bad_ones_are_refused() -> None:
     for bad in ("2026-13", "2026-Q5", "october", ""):
         with pytest.raises(ValidationError):
             parse_period(bad)
+
+
+def test_cli_refuses_a_bad_period_before_touching_the_database(capsys: pytest.CaptureFixture[str]) -> None:
+    """``report-official --period 2026-13`` exits 2 with a message and opens no database."""
+    parser = argparse.ArgumentParser()
+    add_official_report_parser(parser.add_subparsers(dest="command"))
+    for argv in (
+        ["report-official", "--period", "2026-13"],
+        ["report-official"],
+        ["report-official", "--period", "2026-10", "--as-of", "x"],
+    ):
+        args = parser.parse_args(argv)
+        assert official_report_command(Settings(), args) == 2
+    assert "callcenter report official:" in capsys.readouterr().err
