@@ -48,6 +48,8 @@ _UKRAINIAN = re.compile(r"^380\d{9}$")
 #: OriginateResponse reasons (Asterisk's AST_CONTROL_*): 4 answered, 5 busy, 8 congestion, 3/1 no answer.
 ANSWERED = 4
 _REASONS = {0: "failed", 1: "no_answer", 3: "no_answer", 5: "busy", 8: "congestion"}
+#: A survey call lasts a minute or two; a row 'calling' for longer than ring time + this was cut short.
+_STALE_MARGIN_S = 900.0
 
 
 class Originator(Protocol):
@@ -155,6 +157,9 @@ class SurveyCampaign:
     async def run_once(self) -> list[tuple[UUID, str]]:
         """Enrol newly closed appeals, then (in working hours) call the due ones; the results."""
         now = self._clock()
+        # A call still 'calling' long after its ring time was cut short by a stop or a crash.
+        stale = timedelta(seconds=self.settings.ring_timeout_s + _STALE_MARGIN_S)
+        await self.store.release_stale(now - stale, now)
         await self.store.enrol_closed(now - timedelta(days=self.settings.closed_within_days), now)
         if not self._is_open(now):
             return []

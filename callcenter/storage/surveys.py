@@ -248,6 +248,16 @@ class SurveyStore:
             for row in rows
         ]
 
+    async def release_stale(self, before: datetime, now: datetime) -> int:
+        """Rows left 'calling' since before ``before`` (the process stopped mid-call) go back to pending."""
+        result: str = await self._pool.execute(
+            "UPDATE survey_campaign_calls SET state = 'pending', next_attempt_at = $2, last_result = 'interrupted',"
+            " updated_at = $2 WHERE state = 'calling' AND updated_at < $1",
+            before,
+            now,
+        )
+        return int(result.split()[-1])
+
     async def finish_attempt(
         self,
         appeal_id: UUID,

@@ -123,3 +123,21 @@ async def test_a_number_listed_after_enrolment_is_not_rung(db_pool: Any) -> None
     campaign = SurveyCampaign(store, ami, is_open=lambda at: True, clock=lambda: T0 + timedelta(hours=1))
     assert await campaign.run_once() == [] and ami.calls == []
     assert (await store.campaign_state(appeal.id) or {})["state"] == "skipped"
+
+
+async def test_a_call_cut_short_by_a_stop_is_tried_again(db_pool: Any) -> None:
+    """A row left 'calling' (the backend stopped mid-call) returns to pending and is rung again."""
+    repo = AppealRepository(db_pool)
+    appeal = await closed_appeal(repo, "cmp.stale", "+380501110010", T0)
+    store = SurveyStore(db_pool)
+    await store.enrol_closed(T0 - timedelta(days=1), T0)
+    [claimed] = [
+        c for c in await store.claim_due(T0 + timedelta(hours=1), limit=10) if c.appeal_id == appeal.id
+    ]
+    assert (await store.campaign_state(appeal.id) or {})["state"] == "calling"
+    ami = FakeAmi({"380501110010": [4]})
+    later = T0 + timedelta(hours=2)
+    campaign = SurveyCampaign(store, ami, is_open=lambda at: True, clock=lambda: later)
+    assert (appeal.id, "answered") in await campaign.run_once()
+    state = await store.campaign_state(appeal.id)
+    assert state is not None and (state["state"], state["attempts"]) == ("done", claimed.attempts + 1)
