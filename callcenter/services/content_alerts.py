@@ -5,7 +5,8 @@ plus today (``storage.content.registered_topics``), runs ``analytics.spikes.dete
 for today (a day in progress: ``partial=True``) and for yesterday (a whole day: a late-evening
 spike is still reported), stores them (``ContentAlertStore.upsert``: one alert per topic,
 locality and day), and POSTs every alert not yet delivered as JSON to the configured webhook
-(``docs/content-analysis.md`` has the payload). A delivery is retried with exponential
+(``docs/content-analysis.md`` has the payload), signed with an HMAC-SHA256 header when a
+secret is configured. A delivery is retried with exponential
 backoff within a run; an alert still undelivered is tried again on the next run, so a webhook
 that is down for an hour gets its alerts when it is back.
 
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +34,7 @@ from callcenter.logs import get_logger
 from callcenter.storage.content import ContentAlert, ContentAlertStore, registered_topics
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "ContentAlertService",
     "ContentAlertSettings",
     "today_in_kyiv",
@@ -41,6 +46,7 @@ log = get_logger(__name__)
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
+SIGNATURE_HEADER = "X-Callcenter-Signature"
 DEFAULT_INTERVAL_S = 900.0
 DEFAULT_MAX_ATTEMPTS = 4
 DEFAULT_BACKOFF_S = 1.0
@@ -57,6 +63,8 @@ class ContentAlertSettings:
     backoff_s: float = DEFAULT_BACKOFF_S
     timeout_s: float = DEFAULT_TIMEOUT_S
     page_url: str = "/content"
+    #: When set, each POST carries ``X-Callcenter-Signature: sha256=<hex HMAC of the body>``.
+    webhook_secret: str | None = None
     policy: SpikePolicy = field(default_factory=lambda: DEFAULT_POLICY)
 
 
@@ -148,11 +156,17 @@ class ContentAlertService:
     async def _post(
         self, client: aiohttp.ClientSession, url: str, alert: ContentAlert
     ) -> tuple[bool, int, str | None]:
-        body = webhook_payload(alert, self._topic_names, self.settings.page_url)
+        body = json.dumps(
+            webhook_payload(alert, self._topic_names, self.settings.page_url), ensure_ascii=False
+        ).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.settings.webhook_secret:
+            digest = hmac.new(self.settings.webhook_secret.encode(), body, hashlib.sha256).hexdigest()
+            headers[SIGNATURE_HEADER] = f"sha256={digest}"
         error: str | None = None
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
-                async with client.post(url, json=body) as response:
+                async with client.post(url, data=body, headers=headers) as response:
                     if 200 <= response.status < 300:
                         return True, attempt, None
                     error = f"HTTP {response.status}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-from callcenter.services.content_alerts import ContentAlertService, ContentAlertSettings
+from callcenter.services.content_alerts import SIGNATURE_HEADER, ContentAlertService, ContentAlertSettings
 
 KYIV = ZoneInfo("Europe/Kyiv")
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)  # 12:30 in Kyiv
@@ -57,12 +59,16 @@ class Hook:
     def __init__(self, failures: int) -> None:
         self.failures = failures
         self.received: list[dict[str, Any]] = []
+        self.signatures: list[str] = []
+        self.bodies: list[bytes] = []
         self.posts = 0
 
     async def handle(self, request: web.Request) -> web.Response:
         self.posts += 1
         if self.posts <= self.failures:
             return web.Response(status=503)
+        self.bodies.append(await request.read())
+        self.signatures.append(request.headers.get(SIGNATURE_HEADER, ""))
         self.received.append(await request.json())
         return web.Response(status=204)
 
@@ -103,7 +109,7 @@ async def test_a_heating_spike_is_stored_once_and_reaches_the_webhook(
 
     service = ContentAlertService(
         db_pool,
-        ContentAlertSettings(webhook_url=url, max_attempts=4, backoff_s=0.5),
+        ContentAlertSettings(webhook_url=url, max_attempts=4, backoff_s=0.5, webhook_secret="s3cret"),
         topic_names={"109": "Комунальне господарство"},
         clock=lambda: NOW,
         sleep=no_sleep,
@@ -117,6 +123,8 @@ async def test_a_heating_spike_is_stored_once_and_reaches_the_webhook(
     assert body["topic_name"] == "Комунальне господарство" and body["count"] == 12
     assert body["day"] == TODAY.isoformat() and body["expected"] < 3
     assert "caller" not in body and "phone" not in str(body)
+    expected = hmac.new(b"s3cret", hook.bodies[0], hashlib.sha256).hexdigest()
+    assert hook.signatures == [f"sha256={expected}"]
 
     # The next run finds the same spike: no new alert, nothing posted again.
     assert await service.run_once() == []
