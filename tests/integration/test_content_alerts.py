@@ -75,6 +75,7 @@ class Hook:
 
 @pytest.fixture
 async def hook_server() -> AsyncIterator[tuple[Hook, str]]:
+    """A loopback webhook on a free port that fails its first two posts with 503."""
     hook = Hook(failures=2)
     app = web.Application()
     app.router.add_post("/hook", hook.handle)
