@@ -81,7 +81,8 @@ class LiveStatsSettings:
     longest_wait_alert_s: float = 60.0
     #: per-queue overrides of ``longest_wait_alert_s``
     longest_wait_alert_by_queue: Mapping[str, float] = field(default_factory=dict)
-    #: at most one update per this many seconds (~5/s), and never later than this after an event
+    #: at most one update per this many seconds (~5/s), and never later than this after an event;
+    #: under steady traffic an event waits ~half of it (bench: 0.2 → p99 ~220 ms, 0.05 → ~75 ms)
     min_interval_s: float = 0.2
     #: a pass this often catches changes that come with time alone (a wait passing its threshold)
     refresh_s: float = 1.0
