@@ -25,6 +25,11 @@ from callcenter.services.acd import AcdService
 from callcenter.services.ami_calls import AmiCallEvents, agent_resolver
 from callcenter.services.caller_categories import with_caller_priority
 from callcenter.services.calls import CallPipeline
+from callcenter.services.content_alerts import (
+    ContentAlertService,
+    ContentAlertSettings,
+    topic_names_from_classifier,
+)
 from callcenter.services.facts_writer import FactsWriter
 from callcenter.services.flows import FlowService
 from callcenter.services.live_stats import LiveStats
@@ -34,18 +39,23 @@ from callcenter.services.queue_wait import QueueWait
 from callcenter.services.recordings import DiskMonitor, RecordingService
 from callcenter.services.reminders import ReminderService
 from callcenter.services.retention import RetentionJob
+from callcenter.services.survey_campaigns import CampaignSettings, SurveyCampaign
+from callcenter.services.surveys import SURVEY_FLOW, SurveyService, survey_route
 from callcenter.storage.analytics import AnalyticsStore
 from callcenter.storage.recordings import RecordingRepository
+from callcenter.storage.surveys import SurveyStore
 from callcenter.telephony.ivr_driver import IvrServices
 from callcenter.web import (
     agents_api,
     appeals_api,
     authorities_api,
     authority_inbox,
+    content_api,
     desk,
     flows_api,
     home,
     public_appeals,
+    public_stats,
     recordings_api,
     wallboard,
 )
@@ -161,6 +171,9 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     stack.push_async_callback(stop_recordings)
     recordings_api.register_metrics(runtime.metrics, recordings)
 
+    survey_store = SurveyStore(pool)
+    surveys = SurveyService(survey_store)
+
     pipeline = CallPipeline(
         flows=flows.get,
         environment=lambda: FlowEnvironment(flows.setup.schedules, flows=flows.flows),
@@ -170,8 +183,36 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
         metrics=runtime.metrics,
         clock=lambda: dt.datetime.now(KYIV),
         recordings=recordings,
+        surveys=surveys,
     )
     runtime.agi.set_default_route(pipeline)
+    # Outbound survey calls run the survey flow outside the pipeline (no appeal record).
+    runtime.agi.add_route(
+        SURVEY_FLOW,
+        survey_route(flows.get, FlowEnvironment(flows.setup.schedules, flows=flows.flows), services, surveys),
+    )
+    if settings.surveys.campaign_enabled and runtime.ami is not None:
+        campaign_queue = settings.surveys.queue
+        campaign = SurveyCampaign(
+            survey_store,
+            runtime.ami,
+            CampaignSettings(agi_url=settings.surveys.agi_url, caller_id=settings.surveys.caller_id or None),
+            is_open=lambda at: acd.state.is_open(campaign_queue, at.timestamp()),
+        )
+        await campaign.start()
+        stack.push_async_callback(campaign.stop)
+
+    content = ContentAlertService(
+        pool,
+        ContentAlertSettings(
+            interval_s=settings.content_alerts.interval_s,
+            webhook_url=settings.content_alerts.webhook_url,
+            webhook_secret=settings.content_alerts.webhook_secret or None,
+        ),
+        topic_names=topic_names_from_classifier(runtime.appeals.classifier),
+    )
+    await content.start()
+    stack.push_async_callback(content.stop)
     stack.push_async_callback(pipeline.close)
 
     facts = FactsWriter(
@@ -207,6 +248,8 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     desk.setup(app, bus)
     flows_api.setup(app, flows)
     setup_analytics(app)
+    content_api.setup(app)
+    public_stats.setup(app)
     wallboard.setup(
         app,
         LiveStats(bus, acd, policy=_rollup_policy(acd), observer=runtime.metrics),

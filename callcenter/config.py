@@ -28,12 +28,14 @@ __all__ = [
     "AmiSettings",
     "AppealSettings",
     "AuthSettings",
+    "ContentAlertsSettings",
     "DatabaseSettings",
     "HttpSettings",
     "IvrSettings",
     "LogSettings",
     "PathSettings",
     "Settings",
+    "SurveySettings",
     "load_settings",
     "setting_names",
 ]
@@ -124,6 +126,27 @@ class IvrSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentAlertsSettings:
+    webhook_url: str | None = _setting(
+        None, "where new topic-spike alerts are POSTed as JSON (unset: page only)"
+    )
+    webhook_secret: str = _setting(
+        "", "HMAC key for the X-Callcenter-Signature header of the webhook (never logged)"
+    )
+    interval_s: float = _setting(900.0, "seconds between runs of the spike detector", _positive)
+
+
+@dataclass(frozen=True, slots=True)
+class SurveySettings:
+    campaign_enabled: bool = _setting(False, "call applicants of closed appeals for a short survey")
+    agi_url: str = _setting(
+        "agi://127.0.0.1:4573/survey", "the survey flow's FastAGI address as the PBX sees it"
+    )
+    caller_id: str = _setting("", "caller id shown on survey calls (the hotline number)")
+    queue: str = _setting("general", "the queue whose working hours bound the campaign's calls")
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = _setting("info", "lowest level written")
     format: Literal["auto", "json", "console"] = _setting(
@@ -167,6 +190,8 @@ class Settings:
     appeals: AppealSettings = field(default_factory=AppealSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     ivr: IvrSettings = field(default_factory=IvrSettings)
+    content_alerts: ContentAlertsSettings = field(default_factory=ContentAlertsSettings)
+    surveys: SurveySettings = field(default_factory=SurveySettings)
 
     def redacted(self) -> dict[str, dict[str, Any]]:
         """The settings as plain data with secrets hidden, for logs and the admin page."""
@@ -174,7 +199,7 @@ class Settings:
         for section in dataclasses.fields(self):
             values = dataclasses.asdict(getattr(self, section.name))
             for key in values:
-                if key in {"secret", "password"} and values[key]:
+                if key in {"secret", "password", "webhook_secret"} and values[key]:
                     values[key] = "***"
                 elif isinstance(values[key], Path):
                     values[key] = str(values[key])

@@ -98,12 +98,14 @@ class CallPipeline:
         metrics: CallMetrics,
         clock: Clock,
         recordings: Any = None,
+        surveys: Any = None,
     ) -> None:
         """``services.enter_queue`` is the ACD's hand-off; the pipeline wraps it to follow the call.
 
         ``appeals`` is an ``AppealRepository`` (or anything with ``open_for_call`` and
         ``apply_call_progress``); ``environment`` gives the current flows and schedules;
-        ``recordings`` (a ``RecordingService``, optional) records the conversation from the answer.
+        ``recordings`` (a ``RecordingService``, optional) records the conversation from the answer;
+        ``surveys`` (a ``SurveyService``, optional) stores the post-call survey's answers.
         """
         self._flows = flows
         self._environment = environment
@@ -114,6 +116,7 @@ class CallPipeline:
         self._metrics = metrics
         self._clock = clock
         self._recordings = recordings
+        self._surveys = surveys
         self._calls: dict[str, _Call] = {}
         #: the record's writes, retried in order while the database is away (a restart)
         self.writes = RetryingWriter("appeals")
@@ -220,6 +223,11 @@ class CallPipeline:
             await self._progress(CallEnded(call.linkedid, now))
         if self._recordings is not None and call.queue is not None:
             self._recordings.schedule_finish(call.linkedid, now)
+        if self._surveys is not None:
+            try:
+                await self._surveys.record_outcome(call.linkedid, outcome, agent=call.agent, queue=call.queue)
+            except CallcenterError:
+                log.exception("survey_store_failed")
         self._metrics.observe_call_end(call.queue or "", result)
         self._bus.publish(
             TOPIC_CALLS, CallFinished(call.linkedid, result, call.queue, call.agent, now.timestamp())

@@ -97,7 +97,8 @@ async def test_a_caller_choosing_a_topic_reaches_an_agent_and_leaves_an_appeal_r
     line: Line, db_pool: Any
 ) -> None:
     """Language 1, register an appeal 1, topic social 1: the call is offered to op101, answered,
-    and the record, the live events and the call fact agree on what happened."""
+    recorded, surveyed after the agent hangs up, and the record, the live events, the call fact,
+    the recording and the survey agree on what happened."""
     events = line.runtime.bus.subscribe({"calls"})
     outcome = await asyncio.wait_for(
         line.pbx.call(
@@ -148,6 +149,21 @@ async def test_a_caller_choosing_a_topic_reaches_an_agent_and_leaves_an_appeal_r
         await asyncio.sleep(0.1)
     assert [(r.status.value, r.agent, r.appeal_id) for r in recordings] == [("ok", "op101", record.id)]
     assert recordings[0].sha256 and recordings[0].bytes and recordings[0].duration_ms
+
+    # After the agent hung up the caller stayed for the survey (pressing 1 at each question).
+    survey = await db_pool.fetchrow(
+        "SELECT source, agent, queue, rating, resolved, appeal_id FROM survey_responses WHERE linkedid = $1",
+        linkedid,
+    )
+    assert survey is not None
+    assert dict(survey) == {
+        "source": "post_call",
+        "agent": "op101",
+        "queue": "social",
+        "rating": 1,
+        "resolved": True,
+        "appeal_id": record.id,
+    }
 
 
 async def test_a_caller_who_hangs_up_in_the_ivr_still_leaves_a_record(line: Line) -> None:

@@ -41,7 +41,14 @@ def context() -> ValidationContext:
         queues=frozenset(loaded.config.queues),
         schedules=frozenset(loaded.schedules.schedules),
         skills=frozenset(loaded.config.skills),
+        flows=frozenset({"survey"}),  # the post-call survey the queue node continues to
     )
+
+
+@functools.cache
+def survey_flow() -> Flow:
+    """The post-call survey the hotline's queue node continues to when the agent hangs up."""
+    return load_flow(REPO_ROOT / "ivr_flows" / "survey.yaml", context())
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +75,7 @@ async def call(
         hangup_during=hangup_during,
     )
     backend = Backend(flow, lookups=lookups or {}, queue_results=list(queue_results or []))
-    env = FlowEnvironment(schedules or acd().schedules)
+    env = FlowEnvironment(schedules or acd().schedules, flows={"survey": survey_flow()})
     outcome = await run_ivr(session, flow, env, backend.services(), now=now)
     return session, backend, outcome
 
@@ -101,16 +108,20 @@ async def test_hangup_during_the_notice_leaves_the_notice_unconfirmed(hotline: F
 
 
 async def test_branch_1_registers_an_appeal_through_the_topic_menu_and_the_queue(hotline: Flow) -> None:
-    """1 → topic 1 (social protection) → the social queue with the social skill; answered ends the call."""
-    session, backend, outcome = await call(hotline, ["1", "1", "1"], queue_results=["answered"])
-    assert session.lines == [
+    """1 → topic 1 (social protection) → the social queue with the social skill; when the agent
+    hangs up the caller goes on to the post-call survey (rates 5, resolved), which ends the call."""
+    session, backend, outcome = await call(hotline, ["1", "1", "1", "5", "1"], queue_results=["answered"])
+    assert session.lines[: len(GREETING) + len(MAIN_MENU) + 2] == [
         *GREETING,
         *MAIN_MENU,
         f"STREAM FILE tts/uk/topic_menu {ANY}",
         "WAIT FOR DIGIT 6000",
-        "HANGUP",
-        "SET VARIABLE CC_IVR_RESULT answered",
     ]
+    assert session.lines[-2:] == ["HANGUP", "SET VARIABLE CC_IVR_RESULT hangup"]
+    assert (
+        outcome.path.variables["survey_rating"] == "5" and outcome.path.variables["survey_resolved"] == "yes"
+    )
+    assert outcome.path.queue_results == [{"queue": "social", "status": "answered", "agent": "op101"}]
     (queued,) = backend.queued
     assert (queued.queue, queued.skills, queued.topic, queued.language) == (
         "social",
@@ -128,8 +139,18 @@ async def test_branch_1_registers_an_appeal_through_the_topic_menu_and_the_queue
         "topic_menu",
         "topic_social",
         "register_queue",
+        "survey",
+        "survey:begin",
+        "survey:post_call_greeting",
+        "survey:post_call_intro",
+        "survey:rate",
+        "survey:rated_5",
+        "survey:resolved",
+        "survey:resolved_yes",
+        "survey:thanks",
+        "survey:done",
     ]
-    assert outcome.path.digits == ["1", "1", "1"]
+    assert outcome.path.digits == ["1", "1", "1", "5", "1"]
     assert outcome.path.variables["notice_played"] == "1"
 
 

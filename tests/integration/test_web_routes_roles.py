@@ -59,7 +59,7 @@ def concrete_path(route: web.AbstractRoute) -> str:
     if "formatter" in info:
         # A placeholder may carry a regex ({fmt:csv|html}): use the first filler the route matches.
         pattern = info.get("pattern")
-        for filler in ("x", "csv", "1", "00000000-0000-0000-0000-000000000000"):
+        for filler in ("x", "csv", "1", "00000000-0000-0000-0000-000000000000", ".csv", ""):
             path = re.sub(r"\{[^}]+\}", filler, str(info["formatter"]))
             if pattern is None or pattern.fullmatch(path):
                 return path
