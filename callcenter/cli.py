@@ -84,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
 
     from callcenter.asterisk_conf_cli import add_asterisk_conf_parser
+    from callcenter.exchange import add_export_parser
+    from callcenter.official_reports_cli import add_official_report_parser
 
     add_asterisk_conf_parser(sub)
+    add_official_report_parser(sub)
+    add_export_parser(sub)
 
     from callcenter.web.auth_cli import add_users_parser  # the users subcommand (issue 10)
 
@@ -156,6 +160,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from callcenter.asterisk_conf_cli import asterisk_conf_command
 
         return asterisk_conf_command(settings, args)
+    if args.command == "report-official":
+        from callcenter.official_reports_cli import official_report_command
+
+        return official_report_command(settings, args)
+    if args.command == "export-appeals":
+        from callcenter.exchange import export_command
+
+        return export_command(settings, args)
     if args.command == "report":
         from callcenter.reports_cli import report_command
 

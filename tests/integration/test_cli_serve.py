@@ -115,6 +115,12 @@ def test_every_command_has_help() -> None:
         ["demo", "--help"],
         ["db", "migrate", "--help"],
         ["flows", "validate", "--help"],
+        ["users", "add", "--help"],
+        ["report", "--help"],
+        ["report-official", "--help"],
+        ["export-appeals", "--help"],
+        ["asterisk-conf", "render", "--help"],
+        ["settings", "--help"],
     ):
         proc = callcenter(*args)
         out, err = proc.communicate(timeout=30)
