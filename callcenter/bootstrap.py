@@ -255,6 +255,9 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
         LiveStats(bus, acd, policy=_rollup_policy(acd), observer=runtime.metrics),
         acd=acd,
         ami=runtime.ami,
+        supervise=wallboard.SuperviseSettings(
+            phones=dict(pair.split("=", 1) for pair in settings.supervise.phones),
+        ),
     )
     recordings_api.setup(
         app,

@@ -35,6 +35,7 @@ __all__ = [
     "LogSettings",
     "PathSettings",
     "Settings",
+    "SuperviseSettings",
     "SurveySettings",
     "load_settings",
     "setting_names",
@@ -146,6 +147,21 @@ class SurveySettings:
     queue: str = _setting("general", "the queue whose working hours bound the campaign's calls")
 
 
+def _login_phone_pairs(value: Any) -> str | None:
+    for item in value:
+        login, sep, phone = item.partition("=")
+        if not sep or not login.strip() or "/" not in phone:
+            return "a comma-separated list of LOGIN=TECH/ENDPOINT, e.g. supervisor=PJSIP/sup01"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SuperviseSettings:
+    phones: tuple[str, ...] = _setting(
+        (), "supervisors' phones for listen/whisper/barge, as LOGIN=PJSIP/ENDPOINT pairs", _login_phone_pairs
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = _setting("info", "lowest level written")
@@ -192,6 +208,7 @@ class Settings:
     ivr: IvrSettings = field(default_factory=IvrSettings)
     content_alerts: ContentAlertsSettings = field(default_factory=ContentAlertsSettings)
     surveys: SurveySettings = field(default_factory=SurveySettings)
+    supervise: SuperviseSettings = field(default_factory=SuperviseSettings)
 
     def redacted(self) -> dict[str, dict[str, Any]]:
         """The settings as plain data with secrets hidden, for logs and the admin page."""

@@ -50,6 +50,8 @@ log = get_logger(__name__)
 DAY_MINUTES = 12.0
 #: Calls per hour at the peak of the (compressed) day.
 PEAK_PER_HOUR = 360.0
+#: The simulated phone on the supervisor's desk (listen / whisper / barge ring it).
+SUPERVISOR_PHONE = "sup01"
 #: Wrap-up seconds in the demo's copy of the queue files.
 DEMO_WRAP_UP_S = 5
 #: The authority whose inbox the demo's authority user sees (one of the shipped authorities).
@@ -85,6 +87,7 @@ def _demo_settings(settings: Settings) -> Settings:
     return dataclasses.replace(
         settings,
         ami=dataclasses.replace(settings.ami, enabled=True, host="127.0.0.1", secret=secret, auth="md5"),
+        supervise=dataclasses.replace(settings.supervise, phones=(f"supervisor=PJSIP/{SUPERVISOR_PHONE}",)),
         paths=dataclasses.replace(settings.paths, queue_dir=queue_dir),
     )
 
@@ -173,6 +176,7 @@ async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
         )
         for agent in acd.state.config.agents.values()
     ]
+    phones.append(AgentPhone(endpoint=SUPERVISOR_PHONE, answer_delay=Distribution(2.0, 0.5)))
     pbx = SimulatedPbx(
         # Epoch = now, as a real Asterisk's uniqueids start from its start time: with a fixed
         # epoch a restarted demo would reuse the linkedids of the calls already recorded.

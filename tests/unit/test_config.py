@@ -112,3 +112,16 @@ def test_every_setting_has_help_text() -> None:
     """Each dotted setting name documents itself."""
     names = setting_names()
     assert "ami.secret" in names and all(names.values())
+
+
+def test_supervisor_phones_are_login_endpoint_pairs() -> None:
+    """Supervisor phones parse as LOGIN=TECH/ENDPOINT pairs; anything else names the expected form."""
+    settings = load_settings(
+        environ={
+            "CALLCENTER_CONFIG": "/dev/null",
+            "CALLCENTER_SUPERVISE_PHONES": "anna=PJSIP/sup01, ivan=PJSIP/sup02",
+        }
+    )
+    assert settings.supervise.phones == ("anna=PJSIP/sup01", "ivan=PJSIP/sup02")
+    with pytest.raises(ConfigError, match="LOGIN=TECH/ENDPOINT"):
+        load_settings(environ={"CALLCENTER_CONFIG": "/dev/null", "CALLCENTER_SUPERVISE_PHONES": "anna"})
