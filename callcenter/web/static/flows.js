@@ -274,6 +274,13 @@
     }
     diagram.textContent = "";
     diagram.appendChild(svg);
+    // A wide flow opens on its start node, not on the drawing's empty corner; once the admin has
+    // scrolled the pane, redrawing after an edit leaves the view where they put it.
+    const startAt = at.get(graph.start);
+    if (startAt && diagram.scrollLeft === 0 && diagram.scrollTop === 0) {
+      diagram.scrollLeft = Math.max(0, startAt.x + boxW / 2 - diagram.clientWidth / 2);
+      diagram.scrollTop = Math.max(0, startAt.y + boxH / 2 - diagram.clientHeight / 2);
+    }
   }
 
   // -- test call ----------------------------------------------------------------------------
