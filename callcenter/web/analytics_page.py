@@ -16,7 +16,6 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from string import Template
 
 from aiohttp import web
@@ -40,6 +39,7 @@ from callcenter.reports_svg import TITLES, report_body, report_document, report_
 from callcenter.storage.users import Role
 from callcenter.web.auth import public, requires
 from callcenter.web.keys import DB_POOL
+from callcenter.web.static_files import read_static as _read
 
 __all__ = ["ANALYTICS", "PAGE_MAX_DAYS", "AnalyticsPageState", "routes", "setup_analytics"]
 
@@ -116,10 +116,6 @@ def _options_html(values: list[tuple[str, str]], selected: str) -> str:
         f'<option value="{html.escape(v)}"{" selected" if v == selected else ""}>{html.escape(label)}</option>'
         for v, label in values
     )
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 def _export_query(query: _Query) -> str:

@@ -9,13 +9,13 @@ request and shows the answer in a live region that screen readers announce. The 
 from __future__ import annotations
 
 import html
-from importlib import resources
 from string import Template
 from urllib.parse import quote
 
 from aiohttp import web
 
 from callcenter.storage.users import User
+from callcenter.web.static_files import read_static as _read
 
 __all__ = ["LANGUAGES", "STATIC_FILES", "language_of", "render_account", "render_login", "static_file"]
 
@@ -79,10 +79,6 @@ PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "Cache-Control": "no-store",
 }
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 def language_of(request: web.Request) -> str:

@@ -29,7 +29,6 @@ repository, store and clock).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from importlib import resources
 from typing import Any
 from uuid import UUID
 
@@ -50,6 +49,8 @@ from callcenter.web.appeals_api import (
 )
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.authorities_api import AUTHORITY_STORE, DUE_SOON_DAYS, authority_json, deadline_json
+from callcenter.web.static_files import asset_response
+from callcenter.web.static_files import read_static as _read
 
 __all__ = ["INBOX_ACTIONS", "notification_json", "routes", "setup"]
 
@@ -170,10 +171,6 @@ def _action(name: str, body: dict[str, Any]) -> Action:
 # -- the page -----------------------------------------------------------------------------------
 
 
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
-
-
 @routes.get("/authority")
 @requires(Role.AUTHORITY)
 async def authority_page(request: web.Request) -> web.Response:
@@ -186,14 +183,7 @@ async def authority_page(request: web.Request) -> web.Response:
 @public
 async def authority_asset(request: web.Request) -> web.Response:
     """The inbox page's stylesheet and script."""
-    content_type = _STATIC.get(request.match_info["name"])
-    if content_type is None:
-        raise web.HTTPNotFound()
-    return web.Response(
-        text=_read(request.match_info["name"]),
-        content_type=content_type,
-        headers={"Cache-Control": "no-cache"},
-    )
+    return asset_response(request.match_info["name"], _STATIC)
 
 
 # -- the API ------------------------------------------------------------------------------------

@@ -22,7 +22,6 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from string import Template
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +37,7 @@ from callcenter.storage.users import Role
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.errors import error_response
 from callcenter.web.keys import DB_POOL
+from callcenter.web.static_files import read_static as _read
 
 __all__ = ["CONTENT", "MAX_DAYS", "ContentPageState", "routes", "setup"]
 
@@ -188,10 +188,6 @@ async def surveys_api(request: web.Request) -> web.Response:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 def _alerts_html(alerts: list[ContentAlert], names: dict[str, str]) -> str:

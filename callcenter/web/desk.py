@@ -33,11 +33,10 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from string import Template
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.appeals.model import Appeal
@@ -58,8 +57,8 @@ from callcenter.web.agents_api import ACD_SERVICE
 from callcenter.web.appeals_api import APPEAL_REPOSITORY, APPEALS_CLOCK, appeal_json, summary_json
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.auth_pages import LANG_COOKIE, LANGUAGES, PAGE_HEADERS, language_of
-from callcenter.web.csrf import TRUSTED_ORIGINS, is_same_origin
-from callcenter.web.errors import error_response
+from callcenter.web.static_files import asset_response, open_page_socket, until_closed
+from callcenter.web.static_files import read_static as _read
 
 __all__ = [
     "AGENT_ID_OF",
@@ -91,10 +90,6 @@ def setup(app: web.Application, bus: EventBus, *, agent_id_of: Callable[[User], 
     app[EVENT_BUS] = bus
     app[AGENT_ID_OF] = agent_id_of or (lambda user: user.login)
     app.add_routes(routes)
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 @cache
@@ -136,14 +131,7 @@ async def desk_page(request: web.Request) -> web.Response:
 @public
 async def desk_asset(request: web.Request) -> web.Response:
     """The desk's stylesheet and script."""
-    content_type = _STATIC.get(request.match_info["name"])
-    if content_type is None:
-        raise web.HTTPNotFound()
-    return web.Response(
-        text=_read(request.match_info["name"]),
-        content_type=content_type,
-        headers={"Cache-Control": "no-cache"},
-    )
+    return asset_response(request.match_info["name"], _STATIC)
 
 
 # -- the socket ---------------------------------------------------------------------------------
@@ -239,29 +227,17 @@ async def _message_for(app: web.Application, agent_id: str, topic: str, event: A
     return None
 
 
-async def _until_closed(ws: web.WebSocketResponse) -> None:
-    # The page sends nothing we act on; reading keeps pings answered and sees the close.
-    async for message in ws:
-        if message.type is WSMsgType.ERROR:
-            break
-
-
 @routes.get("/ws/desk")
 @requires(Role.AGENT)
 async def desk_socket(request: web.Request) -> web.StreamResponse:
     """The agent's live feed: their own ringing calls (with the card's data) and state changes."""
-    ws = web.WebSocketResponse(heartbeat=30.0)
-    if not ws.can_prepare(request).ok:
-        return error_response(400, "websocket_expected", "open this address as a WebSocket")
-    origin = request.headers.get("Origin")
-    trusted = request.app[TRUSTED_ORIGINS] if TRUSTED_ORIGINS in request.app else frozenset()
-    if origin is None or not is_same_origin(request, origin, trusted):
-        log.warning("desk_socket_origin_refused", has_origin=origin is not None)
-        return error_response(403, "cross_origin", "the desk socket opens only from the desk page")
+    ws = open_page_socket(request, "desk")
+    if not isinstance(ws, web.WebSocketResponse):
+        return ws
     user = current_user(request)
     agent_id = request.app[AGENT_ID_OF](user)
     await ws.prepare(request)
-    reader = asyncio.create_task(_until_closed(ws))
+    reader = asyncio.create_task(until_closed(ws))
     with request.app[EVENT_BUS].subscribe({TOPIC_CALLS, TOPIC_ACD}) as subscription:
         log.info("desk_connected", agent_id=agent_id)
         try:

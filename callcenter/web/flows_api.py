@@ -18,7 +18,6 @@ import datetime as dt
 import html
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from importlib import resources
 from string import Template
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -38,6 +37,7 @@ from callcenter.web.auth import current_session, current_user, requires
 from callcenter.web.auth_pages import PAGE_HEADERS, language_of
 from callcenter.web.errors import error_response, register_error
 from callcenter.web.keys import DB_POOL, SETTINGS
+from callcenter.web.static_files import read_static as _read
 
 __all__ = ["FLOW_SERVICE", "FlowServiceSlot", "flow_service", "routes", "setup"]
 
@@ -498,10 +498,6 @@ _TEXT: dict[str, dict[str, str]] = {
         "other_lang_code": "uk",
     },
 }
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 @routes.get("/admin/flows")

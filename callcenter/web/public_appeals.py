@@ -38,7 +38,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from string import Template
 from typing import Any
 from uuid import UUID, uuid4
@@ -58,6 +57,8 @@ from callcenter.storage.audit import record_audit
 from callcenter.web.auth import mask_address, public
 from callcenter.web.errors import error_response
 from callcenter.web.public_appeals_guard import Challenge, GuardRefused, GuardSettings, PublicGuard
+from callcenter.web.static_files import asset_response
+from callcenter.web.static_files import read_static as _read
 
 __all__ = [
     "PAGE_LANGUAGES",
@@ -256,10 +257,6 @@ async def _open_web_record(state: PublicAppeals, at: datetime) -> UUID:
 # -- the page -----------------------------------------------------------------------------------
 
 
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
-
-
 @cache
 def _texts() -> dict[str, dict[str, str]]:
     texts: dict[str, dict[str, str]] = json.loads(_read("public.i18n.json"))
@@ -294,14 +291,7 @@ async def public_page(request: web.Request) -> web.Response:
 @public
 async def public_asset(request: web.Request) -> web.Response:
     """The public page's stylesheet and script."""
-    content_type = _STATIC.get(request.match_info["name"])
-    if content_type is None:
-        raise web.HTTPNotFound()
-    return web.Response(
-        text=_read(request.match_info["name"]),
-        content_type=content_type,
-        headers={"Cache-Control": "no-cache"},
-    )
+    return asset_response(request.match_info["name"], _STATIC)
 
 
 # -- the API ------------------------------------------------------------------------------------

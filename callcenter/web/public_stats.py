@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from string import Template
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +33,7 @@ from callcenter.official_reports import parse_period
 from callcenter.reports_svg import hbar_chart
 from callcenter.web.auth import public
 from callcenter.web.keys import DB_POOL
+from callcenter.web.static_files import read_static as _read
 
 __all__ = [
     "CACHE_S",
@@ -203,10 +203,6 @@ async def stats_api(request: web.Request) -> web.Response:
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
-
-
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
 
 
 def _body(stats: PublicStats) -> str:

@@ -32,10 +32,9 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from callcenter.acd.model import AgentState
 from callcenter.errors import CallcenterError, ValidationError
@@ -48,9 +47,10 @@ from callcenter.storage.users import Role
 from callcenter.telephony.dialplan_contract import spy_variables
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.auth_pages import PAGE_HEADERS
-from callcenter.web.csrf import TRUSTED_ORIGINS, is_same_origin
 from callcenter.web.errors import error_response
 from callcenter.web.keys import DB_POOL
+from callcenter.web.static_files import asset_response, open_page_socket, until_closed
+from callcenter.web.static_files import read_static as _read
 
 __all__ = [
     "CHANSPY_OPTIONS",
@@ -165,10 +165,6 @@ async def _close_sockets(app: web.Application) -> None:
         await ws.close(code=1001, message=b"server shutdown")
 
 
-def _read(name: str) -> str:
-    return (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
-
-
 # ---- page, feed, REST --------------------------------------------------------------------------
 
 
@@ -183,14 +179,7 @@ async def wallboard_page(request: web.Request) -> web.Response:
 @public
 async def wallboard_asset(request: web.Request) -> web.Response:
     """The wallboard's stylesheet and script."""
-    content_type = _STATIC.get(request.match_info["name"])
-    if content_type is None:
-        raise web.HTTPNotFound()
-    return web.Response(
-        text=_read(request.match_info["name"]),
-        content_type=content_type,
-        headers={"Cache-Control": "no-cache"},
-    )
+    return asset_response(request.match_info["name"], _STATIC)
 
 
 @routes.get("/api/wallboard")
@@ -202,32 +191,20 @@ async def wallboard_state(request: web.Request) -> web.Response:
     return web.json_response({"type": "state", "at": now, "event_at": live.last_event_at, **live.state(now)})
 
 
-async def _until_closed(ws: web.WebSocketResponse) -> None:
-    # The page sends nothing we act on; reading answers pings and notices the close.
-    async for message in ws:
-        if message.type is WSMsgType.ERROR:
-            break
-
-
 @routes.get("/ws/wallboard")
 @requires(Role.SUPERVISOR)
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     """The live feed: a full state, then updates as queues and agents change."""
-    ws = web.WebSocketResponse(heartbeat=30.0)
-    if not ws.can_prepare(request).ok:
-        return error_response(400, "websocket_expected", "open this address as a WebSocket")
-    origin = request.headers.get("Origin")
-    trusted = request.app[TRUSTED_ORIGINS] if TRUSTED_ORIGINS in request.app else frozenset()
-    if origin is None or not is_same_origin(request, origin, trusted):
-        log.warning("wallboard_socket_origin_refused", has_origin=origin is not None)
-        return error_response(403, "cross_origin", "the wallboard socket opens only from the wallboard page")
+    ws = open_page_socket(request, "wallboard")
+    if not isinstance(ws, web.WebSocketResponse):
+        return ws
     wiring = request.app[SUPERVISE]
     await ws.prepare(request)
     wiring.sockets.add(ws)
     with wiring.live.connect() as client:
         # Two tasks for the socket's life (not one per message): one sends, one reads.
         sender = asyncio.create_task(_send_updates(ws, client))
-        reader = asyncio.create_task(_until_closed(ws))
+        reader = asyncio.create_task(until_closed(ws))
         try:
             await asyncio.wait({sender, reader}, return_when=asyncio.FIRST_COMPLETED)
         finally:
