@@ -17,7 +17,6 @@ tests use a loopback aiohttp server.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -31,6 +30,7 @@ import aiohttp
 
 from callcenter.analytics.spikes import DEFAULT_POLICY, SpikePolicy, count_table, detect_spikes
 from callcenter.logs import get_logger
+from callcenter.services.periodic import PeriodicJob
 from callcenter.storage.content import ContentAlert, ContentAlertStore, registered_topics
 
 __all__ = [
@@ -105,8 +105,7 @@ class ContentAlertService:
         self._topic_names = dict(topic_names or {})
         self._clock = clock
         self._sleep = sleep
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._job = PeriodicJob("content-alerts", self.run_once, self.settings.interval_s)
 
     async def detect(self, now: datetime) -> list[ContentAlert]:
         """Detect spikes for today (in progress) and yesterday, store them; returns the new alerts."""
@@ -182,30 +181,13 @@ class ContentAlertService:
         await self.deliver()
         return new
 
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                # A database hiccup must not end the job: the next run tries again.
-                log.exception("content_alerts_run_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.interval_s)
-
     async def start(self) -> None:
         """Start the periodic job (the first run at once)."""
-        if self._task is None:
-            self._stop.clear()
-            self._task = asyncio.create_task(self._loop(), name="content-alerts")
+        await self._job.start()
 
     async def stop(self) -> None:
         """Stop the job and wait for it."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._job.stop()
 
 
 def topic_names_from_classifier(classifier: Any) -> dict[str, str]:

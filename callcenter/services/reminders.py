@@ -17,8 +17,6 @@ Wiring: ``ReminderService(AuthorityStore(pool))``, ``await service.start()`` and
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from callcenter.logs import get_logger
+from callcenter.services.periodic import PeriodicJob
 from callcenter.storage.authorities import AuthorityStore
 
 __all__ = [
@@ -77,7 +76,7 @@ class ReminderService:
         self._store = store
         self.settings = settings or ReminderSettings()
         self._now = now or (lambda: datetime.now(UTC))
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob("authority-reminders", self.run_once, self.settings.interval_s)
 
     async def run_once(self, at: datetime | None = None) -> ReminderRun:
         """Raise the reminders due at ``at`` (the clock's now by default)."""
@@ -105,21 +104,8 @@ class ReminderService:
 
     async def start(self) -> None:
         """Start the periodic job (the first run happens at once)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="authority-reminders")
+        await self._job.start()
 
     async def stop(self) -> None:
         """Stop the job and wait for it."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception:  # a failed run (database away) must not end the job
-                log.exception("authority reminders failed; retrying at the next interval")
-            await asyncio.sleep(self.settings.interval_s)
+        await self._job.stop()

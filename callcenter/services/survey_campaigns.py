@@ -22,7 +22,6 @@ data: logs carry it masked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from uuid import UUID
 
 from callcenter.errors import CallcenterError
 from callcenter.logs import get_logger, mask_phone
+from callcenter.services.periodic import PeriodicJob
 from callcenter.storage.surveys import CampaignCall, SurveyStore
 from callcenter.telephony.dialplan_contract import (
     SURVEY_AGI_VARIABLE,
@@ -105,8 +105,7 @@ class SurveyCampaign:
         self._ami = ami
         self._is_open = is_open
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
+        self._job = PeriodicJob("survey-campaign", self.run_once, self.settings.interval_s)
 
     def _agi_url(self, appeal_id: UUID) -> str:
         separator = "&" if "?" in self.settings.agi_url else "?"
@@ -166,27 +165,10 @@ class SurveyCampaign:
         due = await self.store.claim_due(now, limit=self.settings.concurrent)
         return list(await asyncio.gather(*(self._call(call) for call in due)))
 
-    async def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                # One failed run (database away) must not end the campaign.
-                log.exception("survey_campaign_run_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.settings.interval_s)
-
     async def start(self) -> None:
         """Start the periodic job."""
-        if self._task is None:
-            self._stop.clear()
-            self._task = asyncio.create_task(self._loop(), name="survey-campaign")
+        await self._job.start()
 
     async def stop(self) -> None:
         """Stop it and wait for the call attempts in flight to be recorded."""
-        self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._job.stop()
