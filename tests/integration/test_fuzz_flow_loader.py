@@ -11,6 +11,7 @@ watcher down with it.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,12 @@ from callcenter.services.flows import load_flow_setup
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOTLINE = (REPO_ROOT / "ivr_flows" / "hotline.yaml").read_text(encoding="utf-8")
-CONTEXT: ValidationContext = load_flow_setup(REPO_ROOT / "queue").context
+_SETUP = load_flow_setup(REPO_ROOT / "queue").context
+#: The flows a flow may go to are the shipped ones (the hotline continues to the survey), as the
+#: flow service knows them from the folder.
+CONTEXT: ValidationContext = replace(
+    _SETUP, flows=_SETUP.flows | {p.stem for p in (REPO_ROOT / "ivr_flows").glob("*.yaml")}
+)
 FILENAME = "ivr_flows/fuzz.yaml"
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
