@@ -44,6 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -191,6 +192,10 @@ async def backend_child(config: dict[str, Any]) -> None:
         ivr=IvrSettings(prerender_prompts=False),
     )
     routing: list[float] = []
+    baseline = None
+    if config.get("trace_memory"):
+        tracemalloc.start(1)
+        baseline = tracemalloc.take_snapshot()
     cpu_mark = (time.process_time(), time.monotonic())
     lag = LoopLag()
     lag_task = asyncio.ensure_future(lag.run())
@@ -216,7 +221,7 @@ async def backend_child(config: dict[str, Any]) -> None:
             cpu_now = (time.process_time(), time.monotonic())
             cpu_share = (cpu_now[0] - cpu_mark[0]) / max(1e-9, cpu_now[1] - cpu_mark[1])
             cpu_mark = cpu_now
-            stats = {
+            stats: dict[str, Any] = {
                 "cpu_percent": cpu_share * 100,
                 "loop_lag_p99_ms": quantiles(lag.take())[1] * 1e3,
                 "routing_p50_us": p50 * 1e6,
@@ -225,6 +230,12 @@ async def backend_child(config: dict[str, Any]) -> None:
                 "rss_mib": rss_kib() / 1024,
                 "agi_sessions": runtime.agi.active_sessions,
             }
+            if baseline is not None:
+                growth = tracemalloc.take_snapshot().compare_to(baseline, "filename")[:6]
+                stats["growth_kib"] = [
+                    [str(g.traceback[0].filename).removeprefix(str(ROOT) + "/"), g.size_diff / 1024]
+                    for g in growth
+                ]
             print(json.dumps(stats), flush=True)
     lag_task.cancel()
 
@@ -311,7 +322,9 @@ async def soak(args: argparse.Namespace) -> int:
         sys.executable,
         str(SCRIPT),
         "--backend-child",
-        json.dumps({"dsn": dsn, "ami_port": pbx.ami.port, "folder": str(folder)}),
+        json.dumps(
+            {"dsn": dsn, "ami_port": pbx.ami.port, "folder": str(folder), "trace_memory": args.trace_memory}
+        ),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=(folder / "backend.log").open("wb"),
@@ -392,6 +405,10 @@ async def soak(args: argparse.Namespace) -> int:
             )
             if feeder.done() and (all(c.done() for c in calls) or minute * 60 >= drain_end):
                 break
+        if "growth_kib" in stats:
+            print("backend memory growth since start, by file (KiB):")
+            for filename, kib in stats["growth_kib"]:
+                print(f"  {kib:>10.0f}  {filename}")
         kinds = [classify(o) for o in pbx.outcomes]
         conn = await asyncpg.connect(dsn)
         try:
@@ -462,6 +479,9 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, default=10, help="simulated minutes of arrivals")
     parser.add_argument("--drain", type=float, default=420.0, help="simulated seconds left for calls up")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="tracemalloc in the backend (slow): where memory grows"
+    )
     parser.add_argument("--database-url", default="", help="PostgreSQL server (default: embedded)")
     parser.add_argument("--backend-child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
