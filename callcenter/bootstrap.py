@@ -35,7 +35,7 @@ from callcenter.services.flows import FlowService
 from callcenter.services.live_stats import LiveStats
 from callcenter.services.lookups import IvrLookups
 from callcenter.services.queue_config import QueueConfigStore
-from callcenter.services.queue_wait import QueueWait
+from callcenter.services.queue_wait import QueueWait, WaitPrompts, synthesize_wait_prompts
 from callcenter.services.recordings import DiskMonitor, RecordingService
 from callcenter.services.reminders import ReminderService
 from callcenter.services.retention import RetentionJob
@@ -142,11 +142,20 @@ async def start_call_handling(runtime: Runtime, stack: contextlib.AsyncExitStack
     await flows.start()
     stack.push_async_callback(flows.stop)
 
+    # The callback offer and its confirmation, synthesized like the flows' text prompts (with
+    # pre-rendering off, as in tests, the file names stay those a studio would record).
+    wait_prompts = (
+        await synthesize_wait_prompts(synthesizer.render_async)
+        if settings.ivr.prerender_prompts
+        else WaitPrompts()
+    )
     services = IvrServices(
         render_prompt=synthesizer.render_async,
         lookup=IvrLookups(runtime.appeals),
         # The caller's benefit categories (from their registered appeals) raise the queue priority.
-        enter_queue=with_caller_priority(QueueWait(acd), runtime.appeals, lambda: acd.state.config),
+        enter_queue=with_caller_priority(
+            QueueWait(acd, prompts=wait_prompts), runtime.appeals, lambda: acd.state.config
+        ),
     )
     root = settings.paths.recordings_dir
     root.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ The prompt names are all in ``WaitPrompts``; Asterisk picks the language folder 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -57,6 +57,21 @@ class WaitPrompts:
     callback_offer: str = "callcenter/queue-callback-offer"
     callback_confirmed: str = "callcenter/queue-callback-confirmed"
     thank_you: str = "queue-thankyou"
+
+
+#: What the callcenter's own wait prompts say (Ukrainian, the line's language), for deployments
+#: without studio recordings: synthesized at start by ``synthesize_wait_prompts``.
+CALLBACK_OFFER_TEXT = "Щоб вам передзвонили і ваше місце в черзі збереглося, натисніть зірочку."
+CALLBACK_CONFIRMED_TEXT = "Дякуємо. Ми передзвонимо вам, щойно звільниться оператор."
+
+
+async def synthesize_wait_prompts(render: Callable[[str, str], Awaitable[str]]) -> WaitPrompts:
+    """``WaitPrompts`` whose callcenter-specific sounds are text-to-speech files (``render`` is
+    ``PromptSynthesizer.render_async``), so the callback offer is heard without a studio."""
+    return WaitPrompts(
+        callback_offer=await render(CALLBACK_OFFER_TEXT, "uk"),
+        callback_confirmed=await render(CALLBACK_CONFIRMED_TEXT, "uk"),
+    )
 
 
 @runtime_checkable
