@@ -35,7 +35,8 @@ _PAGE = """<!doctype html>
   <li><a href="/desk">Робоче місце оператора</a> <span class="en">· agent desk</span></li>
   <li><a href="/wallboard">Табло черг</a> <span class="en">· wallboard</span>,
       <a href="/analytics">аналітика</a> <span class="en">· analytics</span>,
-      <a href="/content">тематика звернень</a> <span class="en">· content analysis</span></li>
+      <a href="/content">тематика звернень</a> <span class="en">· content analysis</span>,
+      <a href="/recordings">записи розмов</a> <span class="en">· call recordings</span></li>
   <li><a href="/admin/flows">Редактор сценаріїв IVR</a> <span class="en">· IVR flow editor</span></li>
   <li><a href="/authority">Кабінет органу влади</a> <span class="en">· authority inbox</span></li>
 </ul>

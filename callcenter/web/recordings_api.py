@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -49,6 +48,7 @@ from callcenter.storage.users import Role, User
 from callcenter.web.auth import current_user, public, requires
 from callcenter.web.errors import error_response
 from callcenter.web.metrics import CallMetrics
+from callcenter.web.static_files import asset_response, read_static
 
 __all__ = [
     "RECORDINGS",
@@ -64,7 +64,11 @@ log = get_logger(__name__)
 
 #: One ``recording.listen`` entry covers a user's playback requests of a recording this long.
 DEFAULT_LISTEN_WINDOW = timedelta(minutes=5)
-_STATIC = {"player.js": "text/javascript", "player.css": "text/css"}
+_STATIC = {
+    "player.js": "text/javascript",
+    "player.css": "text/css",
+    "recordings_page.js": "text/javascript",
+}
 #: Personal data: never kept by a shared cache, never sniffed into something else.
 _AUDIO_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -451,12 +455,16 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 @public
 async def player_asset(request: web.Request) -> web.Response:
     """The reusable player's script and stylesheet (the audio itself is protected)."""
-    name = request.match_info["name"]
-    content_type = _STATIC.get(name)
-    if content_type is None:
-        raise web.HTTPNotFound()
-    text = (resources.files("callcenter.web") / "static" / name).read_text(encoding="utf-8")
-    return web.Response(text=text, content_type=content_type, headers={"Cache-Control": "no-cache"})
+    return asset_response(request.match_info["name"], _STATIC)
+
+
+@routes.get("/recordings")
+@requires(Role.SUPERVISOR)
+async def recordings_page(request: web.Request) -> web.Response:
+    """The supervisors' page: play any call's or appeal's recordings; the flagged ones listed."""
+    return web.Response(
+        text=read_static("recordings.html"), content_type="text/html", headers={"Cache-Control": "no-cache"}
+    )
 
 
 # -- metrics --------------------------------------------------------------------------------------

@@ -224,6 +224,21 @@ async def test_flagged_list_for_supervisors(world: World) -> None:
     assert (await world.client.get("/api/recordings/flagged")).status == 403
 
 
+async def test_supervisors_have_a_recordings_page_with_the_player(world: World) -> None:
+    """/recordings serves supervisors a page that mounts the player and lists flagged recordings;
+    its script is served, and an agent is refused the page."""
+    await sign_in(world.client, "sup")
+    page = await world.client.get("/recordings", headers={"Accept": "text/html"})
+    assert page.status == 200
+    text = await page.text()
+    assert "/static/recordings/player.js" in text and "/static/recordings/recordings_page.js" in text
+    script = await world.client.get("/static/recordings/recordings_page.js")
+    assert script.status == 200 and "/api/recordings/flagged" in await script.text()
+    world.client.session.cookie_jar.clear()
+    await sign_in(world.client, "op101")
+    assert (await world.client.get("/recordings", headers={"Accept": "application/json"})).status == 403
+
+
 async def test_legal_hold_put_and_get(world: World) -> None:
     """A supervisor sets and lifts a legal hold (CSRF token needed); bad bodies and agents are refused."""
     client = world.client

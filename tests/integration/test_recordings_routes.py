@@ -59,7 +59,7 @@ async def test_recordings_routes_refuse_lower_roles_and_admit_named_ones(
     job = RetentionJob(repo, tmp_path, clock=lambda: datetime.now(UTC))
     recordings_api.setup(app, recordings_api.RecordingsApi(repo, AppealRepository(db_pool), tmp_path, job))
     ours = [(m, p, a) for m, p, a in walk(app) if "recording" in p or "retention" in p or "legal-holds" in p]
-    assert len(ours) == 10 and all(access is not None for _, _, access in ours)
+    assert len(ours) == 11 and all(access is not None for _, _, access in ours)
     async with TestClient(TestServer(app)) as client:
         for method, path, access in ours:
             assert access is not None
