@@ -70,6 +70,7 @@ class AppThread:
             pool = await self.database.pool(min_size=1, max_size=5)
             await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
             await add_user(pool, "op101", Role.AGENT)
+            await add_user(pool, "sup", Role.SUPERVISOR)
             now = datetime.now(UTC)
             appeals = AppealRepository(pool)
             await appeals.open_for_call(LINKEDID, caller=None, dnid=None, arrived_at=now)
@@ -185,3 +186,20 @@ def test_player_loads_and_seeks_through_range_requests(base_url: str, page: Page
     assert page.locator(".cc-recording__title").inner_text().endswith("20:00")
     # The agent who took the call may listen but not download: no download link is shown.
     assert page.locator(".cc-recording__download").count() == 0
+
+
+def test_supervisor_finds_and_plays_a_call_on_the_recordings_page(base_url: str, page: Page) -> None:
+    """A supervisor signs in, opens /recordings, types the call's id, and the player appears with
+    the 20-minute recording; the flagged list says there is nothing to look at."""
+    signed_in = page.request.post(f"{base_url}/api/login", data={"login": "sup", "password": PASSWORD})
+    assert signed_in.status == 200
+    page.goto(f"{base_url}/recordings")
+    page.wait_for_selector("#flagged li")
+    page.locator("#flagged li").first.wait_for()
+    page.fill("#key", LINKEDID)
+    page.click("button[type=submit]")
+    # The module's tests share a schema: each seeded a recording of the same call, so there may be two.
+    audio = page.locator("#found audio.cc-recording__audio").first
+    audio.wait_for(state="attached", timeout=10_000)
+    assert page.locator("#found .cc-recording__title").first.inner_text().endswith("20:00")
+    page.wait_for_function("document.querySelector('#flagged').textContent.trim() === 'Немає.'")
