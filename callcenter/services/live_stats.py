@@ -586,7 +586,10 @@ class LiveStats:
     async def _run(self, subscription: Subscription) -> None:
         while True:
             try:
-                first = await asyncio.wait_for(subscription.get(), self.settings.refresh_s)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that races
+                # with a ready item, and this loop would then never stop (seen at shutdown).
+                async with asyncio.timeout(self.settings.refresh_s):
+                    first = await subscription.get()
             except TimeoutError:
                 self._schedule_flush()
                 continue

@@ -55,5 +55,7 @@ class PeriodicJob:
             except Exception:
                 # One failed run must not end the job: the next one tries again.
                 log.exception("periodic_job_failed", job=self.name)
+            # asyncio.timeout rather than wait_for, which on 3.11 can swallow a racing cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+                async with asyncio.timeout(self.interval_s):
+                    await self._stop.wait()

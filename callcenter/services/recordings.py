@@ -142,7 +142,8 @@ class DiskMonitor:
         while not stop.is_set():
             await self.check()
             try:
-                await asyncio.wait_for(stop.wait(), interval_s)
+                async with asyncio.timeout(interval_s):  # not wait_for: it can swallow a cancel
+                    await stop.wait()
             except TimeoutError:
                 pass
 

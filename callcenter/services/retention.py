@@ -138,4 +138,5 @@ class RetentionJob:
             except (OSError, CallcenterError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.error("retention_run_failed", error=str(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
+                async with asyncio.timeout(interval_s):  # not wait_for: it can swallow a cancel
+                    await stop.wait()
