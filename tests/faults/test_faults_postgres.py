@@ -30,19 +30,23 @@ CALLS = 8
 
 
 @contextlib.asynccontextmanager
-async def own_postgres(data_dir: Path) -> AsyncIterator[tuple[EmbeddedPostgres, Any]]:
-    """A PostgreSQL server of this test's own, migrated, and a pool on it."""
-    server = await asyncio.to_thread(start_embedded, data_dir)
+async def own_postgres(data_dir: Path) -> AsyncIterator[tuple[list[EmbeddedPostgres], Any]]:
+    """A PostgreSQL server of this test's own, migrated, and a pool on it.
+
+    Yields the list of server handles: a restart makes a new handle, which the test appends; only
+    the last one is stopped at the end (the library keys its bookkeeping by the data folder, so
+    stopping an older handle would forget the running server and leave it behind)."""
+    servers = [await asyncio.to_thread(start_embedded, data_dir)]
     try:
-        await ensure_database(server.dsn("postgres"), "faults")
-        pool = await open_pool(server.dsn("faults"), min_size=2, max_size=10)
+        await ensure_database(servers[0].dsn("postgres"), "faults")
+        pool = await open_pool(servers[0].dsn("faults"), min_size=2, max_size=10)
         try:
             await migrate(pool)
-            yield server, pool
+            yield servers, pool
         finally:
             await pool.close()
     finally:
-        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(servers[-1].stop)
 
 
 def caller(n: int) -> CallerModel:
@@ -67,7 +71,7 @@ async def test_postgres_restart_under_load_is_unnoticed_by_callers_and_loses_no_
     pbx = SimulatedPbx(SimClock(1.0), phones=phones, default_sound=0.4)
     await pbx.start()
     try:
-        async with own_postgres(tmp_path / "pg") as (server, pool):
+        async with own_postgres(tmp_path / "pg") as (servers, pool):
             settings = in_process_settings(rig, ami_port=pbx.ami.port)
             async with backend_in_process(settings, pool) as (runtime, handling):
                 pbx.ast.agi_map["127.0.0.1:4573"] = AgiTarget("127.0.0.1", runtime.agi.bound_port)
@@ -85,9 +89,9 @@ async def test_postgres_restart_under_load_is_unnoticed_by_callers_and_loses_no_
 
                 load = asyncio.ensure_future(arrivals())
                 await asyncio.sleep(1.5)  # calls in the IVR, in the queue and talking
-                await asyncio.to_thread(server.stop)
+                await asyncio.to_thread(servers[-1].stop)
                 await asyncio.sleep(OUTAGE_S)
-                await asyncio.to_thread(start_embedded, server.data_dir)
+                servers.append(await asyncio.to_thread(start_embedded, servers[-1].data_dir))
                 outcomes = await asyncio.wait_for(load, 60)
                 # Callers noticed nothing: the backend's flow served every one to an agent.
                 assert [o.variables.get("CC_IVR_RESULT") for o in outcomes] == ["answered"] * CALLS
