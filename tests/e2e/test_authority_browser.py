@@ -9,14 +9,14 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.appeals.lifecycle import SendToAuthority
 from callcenter.appeals.registration import RegistrationForm
 from callcenter.services.reminders import ReminderService
 from callcenter.storage.users import Role
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_login_browser import chromium_page
 from tests.e2e.test_public_appeal_browser import PublicAppThread
 from tests.integration.test_appeals_api_support import START, open_call
 from tests.integration.test_auth_support import PASSWORD
@@ -42,14 +42,8 @@ def app_thread(test_database: TestDatabase) -> Iterator[PublicAppThread]:
 @pytest.fixture
 def page(app_thread: PublicAppThread) -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context()
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 async def sent(server: PublicAppThread, linkedid: str, authority: str, surname: str, topic: str) -> UUID:

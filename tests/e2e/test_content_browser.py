@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.analytics.spikes import Spike
 from callcenter.storage.content import ContentAlertStore
 from callcenter.storage.users import Role
 from callcenter.web import content_api, public_stats
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.test_login_browser import chromium_page, free_port
 from tests.integration.test_auth_support import PASSWORD, add_user, make_app
 from tests.integration.test_content_alerts import add_appeal
 
@@ -98,14 +98,8 @@ def base_url(test_database: TestDatabase) -> Iterator[str]:
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        yield page
 
 
 def test_supervisor_acknowledges_a_spike_and_sees_the_trend(base_url: str, page: Page) -> None:

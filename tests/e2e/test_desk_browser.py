@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallConnected, CallOffered
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.test_login_browser import chromium_page, free_port
 from tests.integration.test_appeals_api_support import (
     START,
     AppealsApp,
@@ -127,14 +127,8 @@ def app_thread(test_database: TestDatabase) -> Iterator[AppThread]:
 @pytest.fixture
 def page(app_thread: AppThread) -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context()
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def sign_in_to_desk(page: Page, base: str, query: str = "") -> None:

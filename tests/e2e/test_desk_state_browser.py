@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, Route, expect
 
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallFinished
 from tests.conftest import REPO_ROOT, TestDatabase
 from tests.e2e.test_desk_browser import POP_TIMEOUT_MS, AppThread, sign_in_to_desk
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_login_browser import chromium_page
 
 pytestmark = pytest.mark.browser
 
@@ -40,14 +40,8 @@ def desk_app(test_database: TestDatabase) -> Iterator[AppThread]:
 @pytest.fixture
 def browser_page() -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context()
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def answer_json(route: Route, body: dict[str, Any]) -> None:

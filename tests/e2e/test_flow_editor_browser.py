@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.ivr.commands import Queue, QueueResult
 from callcenter.ivr.engine import CallInfo, FlowEnvironment
@@ -28,7 +28,7 @@ from callcenter.storage.users import Role
 from callcenter.telephony.agi_server import FastAgiServer
 from callcenter.telephony.ivr_driver import IvrRoute, IvrServices, IvrSessionPort
 from callcenter.web import flows_api
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.test_login_browser import chromium_page, free_port
 from tests.integration.test_auth_support import PASSWORD, add_user, make_app
 
 if TYPE_CHECKING:
@@ -166,14 +166,8 @@ def backend(test_database: TestDatabase, tmp_path: Path) -> Iterator[Backend]:
 @pytest.fixture
 def page(backend: Backend) -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context()
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def sign_in_to_editor(page: Page, base: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
@@ -30,6 +32,20 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "Київ-1545-гаряча"
+
+
+@contextlib.contextmanager
+def chromium_page(**context_options: Any) -> Iterator[Page]:
+    """A fresh page in Debian's headless Chromium, closed with its browser afterwards; the other
+    browser tests use it too. ``context_options`` go to ``new_context`` (viewport, locale…)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(**context_options)
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
 
 
 def free_port() -> int:
@@ -89,14 +105,8 @@ def server(scratch_database: str) -> Iterator[str]:
 @pytest.fixture
 def page(server: str) -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context()
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        yield page
 
 
 def test_login_wrong_then_right_password_then_logout(server: str, page: Page) -> None:

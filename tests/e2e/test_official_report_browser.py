@@ -8,10 +8,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.official_reports import AppealFacts, build_official_report, official_document, parse_period
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_login_browser import chromium_page
 
 pytestmark = pytest.mark.browser
 
@@ -46,14 +46,8 @@ def facts(count: int, seed: int) -> list[AppealFacts]:
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A fresh headless Chromium page."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        yield page
 
 
 def test_official_report_renders_and_prints_on_a4(page: Page, tmp_path: Path) -> None:

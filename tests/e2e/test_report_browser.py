@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.analytics.hours import KYIV
 from callcenter.reports import LoadReport, Report, ReportKind, build_report, parse_range
 from callcenter.reports_svg import report_document
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_login_browser import chromium_page
 from tests.unit.test_reports_support import MemorySource, synthetic_days
 
 pytestmark = pytest.mark.browser
@@ -37,14 +37,8 @@ def source() -> MemorySource:
 @pytest.fixture
 def page() -> Iterator[Page]:
     """A fresh headless Chromium page, 1100 px wide."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1100, "height": 900})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        yield page
 
 
 @pytest.mark.parametrize(

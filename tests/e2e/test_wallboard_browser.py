@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.services.live_events import (
@@ -30,7 +30,7 @@ from callcenter.services.live_events import (
     CallQueued,
 )
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.test_login_browser import chromium_page, free_port
 from tests.integration.test_auth_support import PASSWORD
 from tests.integration.test_wallboard_support import WallboardApp, add_people, make_wallboard_app
 
@@ -108,14 +108,8 @@ def board_thread(test_database: TestDatabase) -> Iterator[BoardThread]:
 @pytest.fixture
 def page(board_thread: BoardThread) -> Iterator[Page]:
     """A fresh headless Chromium page, big as a wall screen."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1920, "height": 1080}) as page:
+        yield page
 
 
 def cell(page: Page, queue: str, field: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.app import Database, start_runtime
 from callcenter.bootstrap import CallHandling, start_call_handling
@@ -33,7 +33,7 @@ from callcenter.web import wallboard
 from callcenter.web.auth import AUTH
 from callcenter.web.auth_passwords import FAST_TEST_PARAMETERS, PasswordHasher
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.test_login_browser import chromium_page, free_port
 from tests.integration.test_auth_support import PASSWORD, REPO_ROOT
 from tests.integration.test_wallboard_support import add_people
 
@@ -166,14 +166,8 @@ def line(test_database: TestDatabase, tmp_path: Path) -> Iterator[LineThread]:
 @pytest.fixture
 def page(line: LineThread) -> Iterator[Page]:
     """A fresh headless Chromium page, big as a wall screen."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1920, "height": 1080})
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1920, "height": 1080}) as page:
+        yield page
 
 
 def test_wallboard_follows_a_simulated_call(line: LineThread, page: Page, tmp_path: Path) -> None:
