@@ -171,7 +171,8 @@ async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
         AgentPhone(
             endpoint=agent.device.split("/", 1)[-1],
             answer_delay=Distribution(3.0, 1.0),
-            talk_time=Distribution(40.0, 10.0),
+            # Short talks so the first calls end (and reach the totals) within the demo's first minute.
+            talk_time=Distribution(15.0, 5.0),
             no_answer_probability=0.03,
         )
         for agent in acd.state.config.agents.values()
