@@ -4,6 +4,12 @@ Nothing else in the package constructs long-lived resources. ``run`` is what ``c
 and ``callcenter demo`` call: it opens the database (starting the embedded PostgreSQL when no
 URL is configured), applies migrations, starts the web server and the telephony adapters, and
 on SIGINT/SIGTERM stops them in the reverse order so that nothing is left running.
+
+With ``[ha] enabled`` the process is one of an active/standby pair (``services/leadership.py``):
+until it holds the advisory lock it serves only ``/healthz`` (503, role standby) and
+``/metrics`` on the HTTP port and nothing on the FastAGI port, so the PBX's FastAGI failover goes
+to the active one; once it wins the lock it starts everything. If it has to step down it stops
+serving and ``run`` raises ``SteppedDown`` (``callcenter serve`` exits with status 3).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from callcenter.bootstrap import CallHandling, start_call_handling
 from callcenter.bus import EventBus
 from callcenter.config import Settings
 from callcenter.logs import get_logger
+from callcenter.services.leadership import Leadership, SteppedDown
 from callcenter.services.survival import ingest_periodically
 from callcenter.storage.appeals import AppealRepository, AppealsSettings
 from callcenter.storage.db import EmbeddedPostgres, ensure_database, open_pool, start_embedded
@@ -213,22 +220,94 @@ async def _serve(runtime: Runtime, stack: contextlib.AsyncExitStack) -> None:
     log.info("http_listening", url=f"http://{settings.http.host}:{settings.http.port}/")
 
 
+async def stand_by(settings: Settings, leadership: Leadership, stop: asyncio.Event) -> bool:
+    """Serve the standby's ``/healthz`` and ``/metrics`` until the lock is won (True) or ``stop`` is set."""
+    registry = health.HealthRegistry()
+    registry.add("ha", leadership.check)
+    standby_metrics = metrics.CallMetrics()
+    standby_metrics.ha_active = lambda: leadership.active
+    app = web.Application()
+    app[health.HEALTH] = registry
+    app[health.ROLE] = "standby"
+    app[metrics.METRICS] = standby_metrics
+    app.add_routes(health.routes)
+    app.add_routes(metrics.routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        log.info("http_listening", url=f"http://{settings.http.host}:{settings.http.port}/", role="standby")
+        won = asyncio.create_task(leadership.wait_until_active(), name="ha-wait")
+        stopped = asyncio.create_task(stop.wait(), name="ha-stop")
+        try:
+            await asyncio.wait({won, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (won, stopped):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        return won.done() and not won.cancelled()
+    finally:
+        # The full application binds the same port next.
+        await runner.cleanup()
+
+
+async def _until_stopped(stop: asyncio.Event, leadership: Leadership | None) -> None:
+    if leadership is None:
+        await stop.wait()
+        return
+    waits = {asyncio.create_task(stop.wait()), asyncio.create_task(leadership.lost.wait())}
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+
+
 async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[None]] | None = None) -> None:
-    """Run the service until SIGINT or SIGTERM; ``extra`` adds services (e.g. the demo PBX)."""
+    """Run the service until SIGINT or SIGTERM; ``extra`` adds services (e.g. the demo PBX).
+
+    Raises ``SteppedDown`` when, as the active backend of a pair, it lost its lock for good.
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with open_database(settings) as database, contextlib.AsyncExitStack() as stack:
-            runtime = await start_runtime(settings, database, stack)
-            runtime.stop_event = stop
-            runtime.calls = await start_call_handling(runtime, stack)
-            await _serve(runtime, stack)
-            if extra is not None:
-                await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))
-            await stop.wait()
-            log.info("stopping")
+        async with contextlib.AsyncExitStack() as ha_stack:
+            leadership: Leadership | None = None
+            if settings.ha.enabled:
+                assert settings.database.url is not None  # load_settings refuses [ha] without it
+                leadership = Leadership.from_settings(settings.database.url, settings.ha)
+                # Closed last, after everything else stopped: the standby must not start serving
+                # while this process still is.
+                ha_stack.push_async_callback(leadership.close)
+                if not await stand_by(settings, leadership, stop):
+                    log.info("stopping", role="standby")
+                    return
+            async with open_database(settings) as database, contextlib.AsyncExitStack() as stack:
+                runtime = await start_runtime(settings, database, stack)
+                runtime.stop_event = stop
+                if leadership is not None:
+                    _watch_leadership(runtime, leadership)
+                runtime.calls = await start_call_handling(runtime, stack)
+                await _serve(runtime, stack)
+                if extra is not None:
+                    await stack.enter_async_context(contextlib.asynccontextmanager(extra)(runtime))
+                await _until_stopped(stop, leadership)
+                if leadership is not None and leadership.lost.is_set():
+                    log.error("ha_stepping_down", reason=leadership.step_down_reason)
+                else:
+                    log.info("stopping")
+            if leadership is not None and leadership.lost.is_set():
+                raise SteppedDown(leadership.step_down_reason)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _watch_leadership(runtime: Runtime, leadership: Leadership) -> None:
+    """The active's ``ha`` health check, role and metric."""
+    runtime.health.add("ha", leadership.check)
+    runtime.web_app[health.ROLE] = "active"
+    runtime.metrics.ha_active = lambda: leadership.active

@@ -2,7 +2,8 @@
 
 Settings are loaded once here (defaults < ``callcenter.toml`` < ``CALLCENTER_*`` < flags) and
 passed down frozen. Any bad setting stops the command before it starts anything, with every
-problem listed and exit status 2.
+problem listed and exit status 2. ``serve`` as the active backend of a pair that had to step down
+exits with status 3, so systemd restarts it and it comes back as the standby.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = ["build_parser", "main"]
 
 EXIT_CONFIG = 2
 EXIT_FAILURE = 1
+EXIT_STEPPED_DOWN = 3
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -146,8 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         from callcenter.app import run
+        from callcenter.services.leadership import SteppedDown
 
-        asyncio.run(run(settings))
+        try:
+            asyncio.run(run(settings))
+        except SteppedDown as exc:
+            print(f"callcenter: stepped down as the active backend: {exc}", file=sys.stderr)
+            return EXIT_STEPPED_DOWN
         return 0
     if args.command == "demo":
         from callcenter.demo import run_demo

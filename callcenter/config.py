@@ -30,6 +30,7 @@ __all__ = [
     "AuthSettings",
     "ContentAlertsSettings",
     "DatabaseSettings",
+    "HaSettings",
     "HttpSettings",
     "IvrSettings",
     "LogSettings",
@@ -53,6 +54,11 @@ def _port(value: Any) -> str | None:
 
 def _positive(value: Any) -> str | None:
     return None if value > 0 else "a number greater than 0"
+
+
+def _bigint(value: Any) -> str | None:
+    # PostgreSQL's advisory lock functions take a bigint key.
+    return None if -(2**63) <= value < 2**63 else "a whole number that fits in 64 bits (PostgreSQL bigint)"
 
 
 def _networks(value: Any) -> str | None:
@@ -162,6 +168,30 @@ class SuperviseSettings:
     )
 
 
+#: The ``[ha]`` lock key when none is set: "call" in ASCII, unlikely to clash with another application.
+DEFAULT_HA_LOCK_KEY = 0x63616C6C
+
+
+@dataclass(frozen=True, slots=True)
+class HaSettings:
+    """The active/standby pair (docs/deploy.md, "The active/standby pair")."""
+
+    enabled: bool = _setting(
+        False, "run as one of an active/standby pair: serve only while holding the advisory lock"
+    )
+    lock_key: int = _setting(
+        DEFAULT_HA_LOCK_KEY, "PostgreSQL advisory lock key, the same on both backends of a pair", _bigint
+    )
+    poll_s: float = _setting(1.0, "seconds between a standby's tries to take the lock", _positive)
+    check_s: float = _setting(2.0, "seconds between the active's checks of its lock connection", _positive)
+    regain_s: float = _setting(
+        30.0,
+        "seconds the active tries to win back its lock after the lock's connection died, "
+        "counted while the database answers (an unreachable database never ends its turn)",
+        _positive,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     level: Literal["debug", "info", "warning", "error"] = _setting("info", "lowest level written")
@@ -209,6 +239,7 @@ class Settings:
     content_alerts: ContentAlertsSettings = field(default_factory=ContentAlertsSettings)
     surveys: SurveySettings = field(default_factory=SurveySettings)
     supervise: SuperviseSettings = field(default_factory=SuperviseSettings)
+    ha: HaSettings = field(default_factory=HaSettings)
 
     def redacted(self) -> dict[str, dict[str, Any]]:
         """The settings as plain data with secrets hidden, for logs and the admin page."""
@@ -402,6 +433,11 @@ def load_settings(
         if db.pool_min > db.pool_max:
             problems.append(
                 f"database.pool_min ({db.pool_min}) is larger than database.pool_max ({db.pool_max})"
+            )
+        if sections["ha"].enabled and not db.url:
+            problems.append(
+                "ha.enabled needs database.url: both backends of a pair take the lock on one "
+                "PostgreSQL server, which the embedded one cannot be"
             )
         if sections["http"].port == sections["agi"].port and sections["http"].host == sections["agi"].host:
             problems.append(

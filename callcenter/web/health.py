@@ -4,6 +4,9 @@ Components register a named check (``HealthRegistry.add``); a check is an async 
 returns ``(ok, detail)``. The endpoint runs them all with a timeout each and answers 200 only
 when every check passes, 503 otherwise, always with the per-component details, so a load
 balancer and the engineer at 3 a.m. read the same answer.
+
+A backend of an active/standby pair (``[ha]``) also says its ``role``; the standby's answer is
+always 503, so a load balancer sends nothing to it, with its ``ha`` check saying what it waits for.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from aiohttp import web
 
 from callcenter.web.auth import public
 
-__all__ = ["HEALTH", "Check", "HealthRegistry", "database_check", "routes"]
+__all__ = ["HEALTH", "ROLE", "Check", "HealthRegistry", "database_check", "routes"]
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -48,6 +51,8 @@ class HealthRegistry:
 
 
 HEALTH: web.AppKey[HealthRegistry] = web.AppKey("health", HealthRegistry)
+#: "active" or "standby" in a backend of an active/standby pair; absent otherwise.
+ROLE: web.AppKey[str] = web.AppKey("ha_role", str)
 
 
 def database_check(pool: Any) -> Check:
@@ -69,10 +74,13 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when every component is healthy, 503 otherwise; JSON details either way."""
     registry = request.app[HEALTH]
     components = await registry.run()
-    ok = all(c["ok"] for c in components.values())
-    body = {
-        "status": "ok" if ok else "degraded",
+    role = request.app.get(ROLE)
+    ok = all(c["ok"] for c in components.values()) and role != "standby"
+    body: dict[str, object] = {
+        "status": "standby" if role == "standby" else "ok" if ok else "degraded",
         "uptime_s": round(time.time() - registry.started_at, 1),
         "components": {"process": {"ok": True, "detail": "running"}, **components},
     }
+    if role is not None:
+        body["role"] = role
     return web.json_response(body, status=200 if ok else 503)

@@ -5,8 +5,9 @@ Two kinds of numbers, kept apart on purpose:
 * **events** (a call ended with an outcome, a caller waited N seconds, a call was handled in N
   seconds) are counted as they happen through ``CallMetrics.observe_*``;
 * **state** (calls waiting now, the longest wait now, agents per state, AMI connected, AGI
-  sessions, the database pool) is read at scrape time from *sources* the composition root
-  registers, so there is no second copy of the live state that could drift from the real one.
+  sessions, the database pool, whether this backend of an active/standby pair is the active one)
+  is read at scrape time from *sources* the composition root registers, so there is no second
+  copy of the live state that could drift from the real one.
 
 Names and units follow Prometheus conventions (``_total`` counters, ``_seconds`` units, base
 units only). Each ``CallMetrics`` has its own ``CollectorRegistry`` so tests and several apps in
@@ -86,6 +87,12 @@ class _LiveCollector(Collector):
         sessions = GaugeMetricFamily("callcenter_agi_sessions", "FastAGI sessions (calls held) now")
         sessions.add_metric([], float(owner.agi_sessions()))
         yield sessions
+        if owner.ha_active is not None:
+            active = GaugeMetricFamily(
+                "callcenter_ha_active", "1 when this backend of an active/standby pair is the active one"
+            )
+            active.add_metric([], 1.0 if owner.ha_active() else 0.0)
+            yield active
 
         pool = owner.db_pool
         if pool is not None:
@@ -137,6 +144,8 @@ class CallMetrics:
         self.live_source: Callable[[], LiveSnapshot] = _empty_snapshot
         self.ami_connected: Callable[[], bool] = lambda: False
         self.agi_sessions: Callable[[], int] = lambda: 0
+        # Only a backend of an active/standby pair ([ha] enabled) reports callcenter_ha_active.
+        self.ha_active: Callable[[], bool] | None = None
         self.db_pool: Any = None
         self.registry.register(_LiveCollector(self))
 
