@@ -122,6 +122,7 @@ class AcdState(RouterCore):
         out now; one on a call finishes it (and its wrap-up) first.
         """
         out = self._run_timers(now)
+        self._agents_revision += 1
         old_queues = self._queues
         self._config, self._queues = config, dict(config.queues)
         if schedules is not None:
@@ -270,6 +271,21 @@ class AcdState(RouterCore):
             service_level=c.answered_in_sl / c.answered if c.answered else None,
             ewt_new_caller_s=estimated_wait(len(entries) + 1, staffed, free, aht),
         )
+
+    def logged_in(self, queue: str) -> int:
+        """Agents not logged out (nor being removed) whose skills fit ``queue``'s own requirements.
+
+        Cached until an agent changes state or the configuration changes, because every waiting
+        caller asks once a second whether anyone is left to answer.
+        """
+        cached = self._logged_in_cache.get(queue)
+        if cached is not None and cached[0] == self._agents_revision:
+            return cached[1]
+        q = self._queue(queue)
+        members = self._bucket(queue, tuple(sorted(q.skills.items()))).members
+        count = sum(1 for a in members if a.state is not AgentState.LOGGED_OUT and not a.removed)
+        self._logged_in_cache[queue] = (self._agents_revision, count)
+        return count
 
     def _staffing(self, queue: str) -> tuple[int, int]:
         """(staffed, available) agents eligible for the queue's own skills."""

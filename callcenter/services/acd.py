@@ -33,7 +33,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from callcenter.acd.index import eligible
 from callcenter.acd.loader import LoadedAcd
 from callcenter.acd.model import (
     AgentConfig,
@@ -416,19 +415,10 @@ class AcdService:
         self.bus.publish(TOPIC_CALLS, CallConnected(slot.info.linkedid, agent_id, slot.queue, now))
 
     def agents_logged_in(self, queue: str) -> int:
-        """Agents not logged out whose skills fit ``queue``'s own requirements."""
-        config = self.state.config
-        q = config.queues.get(queue)
-        if q is None:
+        """Agents not logged out whose skills fit ``queue``'s own requirements (0 for no such queue)."""
+        if queue not in self.state.config.queues:
             return 0
-        req = tuple(sorted(q.skills.items()))
-        return sum(
-            1
-            for view in self.state.agents(self.clock())
-            if view.state is not AgentState.LOGGED_OUT
-            and view.agent_id in config.agents
-            and eligible(config.agents[view.agent_id], req)
-        )
+        return self.state.logged_in(queue)
 
     # ---- agents -------------------------------------------------------------------------------
 

@@ -80,6 +80,16 @@ def check(
                 )
     assert live | gone == arrived, "a call was lost"
     assert not live & gone
+    for queue, q in QUEUES.items():
+        # The cached count a waiting caller polls equals a recount from the views.
+        recount = sum(
+            1
+            for v in agents
+            if v.state is not AgentState.LOGGED_OUT
+            and v.agent_id in agent_cfgs
+            and all(agent_cfgs[v.agent_id].skills.get(s, 0) >= lv for s, lv in q.skills.items())
+        )
+        assert st_.logged_in(queue) == recount, f"logged_in({queue}) is stale"
 
 
 @settings(max_examples=300, deadline=None)
