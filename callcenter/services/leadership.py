@@ -187,9 +187,13 @@ class Leadership:
         if conn is self._conn:
             self._connection_closed.set()
 
-    async def _drop_connection(self) -> None:
+    async def _drop_connection(self, *, graceful: bool = True) -> None:
         conn, self._conn = self._conn, None
         if conn is None:
+            return
+        if not graceful:
+            # A connection found dead or stalled: a polite close would wait on it for nothing.
+            conn.terminate()
             return
         try:
             await asyncio.wait_for(conn.close(), TIMEOUT_S)
@@ -206,7 +210,7 @@ class Leadership:
         self._holder_seen = None
         try:
             if self._conn is None or self._conn.is_closed():
-                await self._drop_connection()
+                await self._drop_connection(graceful=False)
                 await self._connect()
                 if defer_s > 0:
                     self._pending = f"reconnected; the active backend has {defer_s:g} s to take its lock back"
@@ -223,7 +227,7 @@ class Leadership:
             self._pending = "held by " + _describe(self._holder_seen)
         except _CONNECTION_ERRORS as exc:
             self._pending = f"database unreachable ({_reason(exc)})"
-            await self._drop_connection()
+            await self._drop_connection(graceful=False)
         return False
 
     async def _holder(self) -> _Session | None:
@@ -263,7 +267,7 @@ class Leadership:
         log.warning(
             "ha_lock_connection_lost", lock_key=self.lock_key, lock_pid=previous.pid if previous else None
         )
-        await self._drop_connection()
+        await self._drop_connection(graceful=False)
         answering_s = 0.0  # time spent with the database answering and the lock not won
         overdue_logged = False
         while True:
@@ -295,7 +299,7 @@ class Leadership:
             except _CONNECTION_ERRORS as exc:
                 self._pending = f"database unreachable ({_reason(exc)})"
                 reachable = False
-                await self._drop_connection()
+                await self._drop_connection(graceful=False)
             await asyncio.sleep(self.poll_s)
             if reachable:
                 answering_s += loop.time() - started
