@@ -16,40 +16,26 @@ from callcenter.appeals.registration import RegistrationForm
 from callcenter.services.reminders import ReminderService
 from callcenter.storage.users import Role
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import chromium_page
-from tests.e2e.test_public_appeal_browser import PublicAppThread
+from tests.e2e.browser_support import AppThread, sign_in
+from tests.e2e.test_public_appeal_browser import PublicApp, build_public_app
 from tests.integration.test_appeals_api_support import START, open_call
-from tests.integration.test_auth_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 HEALTH, PENSIONS = "oda-health", "pfu-oblast"
+USERS = (("likar", Role.AUTHORITY, HEALTH), ("pensiia", Role.AUTHORITY, PENSIONS))
 
 
 @pytest.fixture
-def app_thread(test_database: TestDatabase) -> Iterator[PublicAppThread]:
+def app_thread(test_database: TestDatabase) -> Iterator[AppThread[PublicApp]]:
     """The app on a free port, with one user of the health department and one of the Pension Fund."""
-    server = PublicAppThread(
-        test_database, users=(("likar", Role.AUTHORITY, HEALTH), ("pensiia", Role.AUTHORITY, PENSIONS))
-    )
-    server.start()
-    try:
+    with AppThread(lambda stack: build_public_app(test_database, stack, USERS)) as server:
         yield server
-    finally:
-        server.stop()
 
 
-@pytest.fixture
-def page(app_thread: PublicAppThread) -> Iterator[Page]:
-    """A fresh headless Chromium page."""
-    with chromium_page() as page:
-        yield page
-
-
-async def sent(server: PublicAppThread, linkedid: str, authority: str, surname: str, topic: str) -> UUID:
+async def sent(server: AppThread[PublicApp], linkedid: str, authority: str, surname: str, topic: str) -> UUID:
     """A registered appeal sent to ``authority``, as the agent and the supervisor would do it."""
-    assert server.bundle is not None
-    repository = server.bundle.repository
+    repository = server.handles.bundle.repository
     appeal_id = await open_call(repository, linkedid, "0671234567", START - timedelta(minutes=5))
     form = RegistrationForm(
         kind="application",
@@ -67,23 +53,19 @@ async def sent(server: PublicAppThread, linkedid: str, authority: str, surname: 
 
 
 def test_authority_user_sees_only_its_appeals_and_answers_one(
-    app_thread: PublicAppThread, page: Page
+    app_thread: AppThread[PublicApp], page: Page
 ) -> None:
     """Only the health department's appeal is listed; take in work, extend and answer follow the lifecycle."""
-    assert app_thread.bundle is not None
+    bundle, store = app_thread.handles.bundle, app_thread.handles.store
     mine = app_thread.run(sent(app_thread, "E-mine", HEALTH, "Бондар", "108"))
     app_thread.run(sent(app_thread, "E-other", PENSIONS, "Ткаченко", "106"))
     # Three days before the term (17 March) the reminder job raises a due-soon reminder.
-    app_thread.bundle.clock.now = START + timedelta(days=13)
-    run = app_thread.run(ReminderService(app_thread.store).run_once(app_thread.bundle.clock.now))
+    bundle.clock.now = START + timedelta(days=13)
+    run = app_thread.run(ReminderService(store).run_once(bundle.clock.now))
     assert run.due_soon == {HEALTH: 1, PENSIONS: 1}
 
-    base = f"http://127.0.0.1:{app_thread.port}"
-    page.goto(f"{base}/authority")
-    page.locator("#login").fill("likar")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#submit").click()
-    expect(page).to_have_url(f"{base}/authority")
+    base = app_thread.url
+    sign_in(page, f"{base}/authority", "likar")
     expect(page.locator("#authority-name")).to_have_text("Департамент охорони здоров'я ОДА")
     expect(page.locator("#counts")).to_have_text("Усього: 1, нових: 1, прострочено: 0.")
     rows = page.locator("#appeals tbody tr")
@@ -125,10 +107,10 @@ def test_authority_user_sees_only_its_appeals_and_answers_one(
     expect(rows.first).to_contain_text("Відповідь на перевірці")
     expect(rows.first).to_contain_text("10.04.2026")
 
-    appeal = app_thread.run(app_thread.bundle.repository.get(mine))
+    appeal = app_thread.run(bundle.repository.get(mine))
     assert (appeal.status.value, str(appeal.extended_due)) == ("answered", "2026-04-10")
     assert appeal.extension_notice == "Потрібне додаткове обстеження."
-    trail = [(e.action, e.actor) for e in app_thread.run(app_thread.bundle.repository.audit_trail(mine))]
+    trail = [(e.action, e.actor) for e in app_thread.run(bundle.repository.audit_trail(mine))]
     assert trail[-3:] == [
         ("appeal.take_in_work", "likar"),
         ("appeal.extend", "likar"),
@@ -137,7 +119,7 @@ def test_authority_user_sees_only_its_appeals_and_answers_one(
     # The deadline views follow: the answered appeal is no longer the department's to do, while the
     # Pension Fund's, untouched, turns overdue once its term has passed.
     late = START + timedelta(days=16)
-    rows_due = app_thread.run(app_thread.store.deadline_rows(late))
+    rows_due = app_thread.run(store.deadline_rows(late))
     assert [(r.authority, r.number) for r in rows_due] == [(PENSIONS, "ЗВ-2026-000002")]
-    run = app_thread.run(ReminderService(app_thread.store).run_once(late))
+    run = app_thread.run(ReminderService(store).run_once(late))
     assert run.overdue == {PENSIONS: 1} and run.due_soon == {}

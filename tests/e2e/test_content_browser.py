@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -17,8 +15,8 @@ from callcenter.storage.content import ContentAlertStore
 from callcenter.storage.users import Role
 from callcenter.web import content_api, public_stats
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import chromium_page, free_port
-from tests.integration.test_auth_support import PASSWORD, add_user, make_app
+from tests.e2e.browser_support import AppThread, chromium_page, open_pool, sign_in
+from tests.integration.test_auth_support import add_user, make_app
 from tests.integration.test_content_alerts import add_appeal
 
 pytestmark = pytest.mark.browser
@@ -26,73 +24,31 @@ pytestmark = pytest.mark.browser
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
 
-class ContentAppThread:
-    """The app with the content and public statistics pages, served from a thread of its own."""
-
-    def __init__(self, database: TestDatabase) -> None:
-        self._database = database
-        self.port = free_port()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._failure: BaseException | None = None
-        self.pool: Any = None
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-
-    async def _main(self) -> None:
-        runner: web.AppRunner | None = None
-        try:
-            self.pool = await self._database.pool(min_size=1, max_size=5)
-            await self.pool.execute("TRUNCATE appeals, content_alerts, users CASCADE")
-            await add_user(self.pool, "sup.browser", Role.SUPERVISOR)
-            for n in range(12):
-                await add_appeal(self.pool, "109", "м. Павлоград", NOW - timedelta(hours=n))
-            for n in range(6):
-                await add_appeal(self.pool, "106", "м. Дніпро", NOW - timedelta(days=n))
-            await ContentAlertStore(self.pool).upsert(
-                [Spike("109", "Павлоград", date(2026, 11, 24), 12, 1.1, 1e-9, 1e-6, 30)], NOW
-            )
-            app = make_app(self.pool)
-            content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
-            public_stats.setup(app, public_stats.PublicStatsState(now=lambda: NOW))
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self._stop.wait()
-        except BaseException as exc:  # handed to the test thread by start()
-            self._failure = exc
-        finally:
-            self._ready.set()
-            if runner is not None:
-                await runner.cleanup()
-            if self.pool is not None:
-                await self.pool.close()
-
-    def start(self) -> str:
-        self._thread.start()
-        assert self._ready.wait(30), "the app did not start"
-        if self._failure is not None:
-            raise self._failure
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+async def build_content_app(
+    database: TestDatabase, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, None]:
+    """The app with the content and public statistics pages, a supervisor, appeals and one spike."""
+    pool = await open_pool(database, stack)
+    await pool.execute("TRUNCATE appeals, content_alerts, users CASCADE")
+    await add_user(pool, "sup.browser", Role.SUPERVISOR)
+    for n in range(12):
+        await add_appeal(pool, "109", "м. Павлоград", NOW - timedelta(hours=n))
+    for n in range(6):
+        await add_appeal(pool, "106", "м. Дніпро", NOW - timedelta(days=n))
+    await ContentAlertStore(pool).upsert(
+        [Spike("109", "Павлоград", date(2026, 11, 24), 12, 1.1, 1e-9, 1e-6, 30)], NOW
+    )
+    app = make_app(pool)
+    content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
+    public_stats.setup(app, public_stats.PublicStatsState(now=lambda: NOW))
+    return app, None
 
 
 @pytest.fixture
 def base_url(test_database: TestDatabase) -> Iterator[str]:
     """The app's address; stopped after the test."""
-    server = ContentAppThread(test_database)
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
+    with AppThread(lambda stack: build_content_app(test_database, stack)) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -104,11 +60,7 @@ def page() -> Iterator[Page]:
 
 def test_supervisor_acknowledges_a_spike_and_sees_the_trend(base_url: str, page: Page) -> None:
     """After signing in, the trend chart is drawn and Acknowledge marks the alert done without a reload."""
-    page.goto(f"{base_url}/content?from=2026-11-18&to=2026-11-24")
-    page.locator("#login").fill("sup.browser")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#submit").click()
-    expect(page).to_have_url(f"{base_url}/content?from=2026-11-18&to=2026-11-24")
+    sign_in(page, f"{base_url}/content?from=2026-11-18&to=2026-11-24", "sup.browser")
     chart = page.locator("svg#chart-trends")
     expect(chart).to_be_visible()
     assert chart.locator("polyline").count() >= 2

@@ -37,7 +37,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from callcenter.demo import PAUSED
 from callcenter.storage.users import Role
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.browser_support import CHROMIUM, CHROMIUM_ARGS, free_port
 from tests.integration.test_auth_support import REPO_ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -7,12 +7,12 @@ appeal record through the repository and publish ``CallOffered`` on the app's bu
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -21,7 +21,7 @@ from playwright.sync_api import Page, Route, expect
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallConnected, CallOffered
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import chromium_page, free_port
+from tests.e2e.browser_support import AppThread, open_pool, sign_in
 from tests.integration.test_appeals_api_support import (
     START,
     AppealsApp,
@@ -29,79 +29,46 @@ from tests.integration.test_appeals_api_support import (
     make_appeals_app,
     open_call,
 )
-from tests.integration.test_auth_support import PASSWORD
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 CALLER = "+380501112233"
 #: The screen-pop promise of the issue: the card is up within a second of the ring.
 POP_TIMEOUT_MS = 1000
 
 
-class AppThread:
-    """The app served from a thread of its own (the browser test itself is synchronous)."""
+@dataclass
+class DeskApp:
+    """What the test reaches into: the app's parts and its pool."""
+
+    bundle: AppealsApp
+    pool: Any
+
+
+async def build_desk_app(
+    database: TestDatabase, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, DeskApp]:
+    """The app with the appeals API and the desk, one user per role."""
+    pool = await open_pool(database, stack)
+    await pool.execute("TRUNCATE appeals, appeal_number_counters CASCADE")
+    await add_staff(pool)
+    bundle = make_appeals_app(pool)
+    return bundle.app, DeskApp(bundle, pool)
+
+
+class DeskThread(AppThread[DeskApp]):
+    """The desk's app on its thread, with what the call pipeline and the ACD would do to it."""
 
     def __init__(self, database: TestDatabase) -> None:
-        self._database = database
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-        self.port = free_port()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.bundle: AppealsApp | None = None
-        self.pool: Any = None
-        self._stop: asyncio.Event | None = None
-        self._failure: BaseException | None = None
-
-    async def _main(self) -> None:
-        runner: web.AppRunner | None = None
-        try:
-            self.pool = await self._database.pool(min_size=1, max_size=5)
-            await self.pool.execute("TRUNCATE appeals, appeal_number_counters CASCADE")
-            await add_staff(self.pool)
-            self.bundle = make_appeals_app(self.pool)
-            runner = web.AppRunner(self.bundle.app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self._stop.wait()
-        except BaseException as exc:  # handed to the test thread by start()
-            self._failure = exc
-        finally:
-            self._ready.set()
-            if runner is not None:
-                await runner.cleanup()
-            if self.pool is not None:
-                await self.pool.close()
-
-    def start(self) -> str:
-        self._thread.start()
-        assert self._ready.wait(30), "the app did not start"
-        if self._failure is not None:
-            raise self._failure
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the app's loop and return its result."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+        super().__init__(lambda stack: build_desk_app(database, stack))
 
     def publish(self, topic: str, event: object) -> None:
         """Publish on the app's bus, as the ACD runtime does."""
-        assert self.loop is not None and self.bundle is not None
-        self.loop.call_soon_threadsafe(self.bundle.bus.publish, topic, event)
+        self.call_soon(self.handles.bundle.bus.publish, topic, event)
 
     def ring(self, linkedid: str, *, topic: str = "109", categories: tuple[str, ...] = ()) -> None:
         """A call from ``CALLER``: its record opened (the call pipeline), then the agent's phone rings."""
-        assert self.bundle is not None
-        self.run(open_call(self.bundle.repository, linkedid, CALLER, START - timedelta(minutes=2)))
+        self.run(open_call(self.handles.bundle.repository, linkedid, CALLER, START - timedelta(minutes=2)))
         self.publish(
             TOPIC_CALLS,
             CallOffered(
@@ -114,37 +81,22 @@ class AppThread:
 
 
 @pytest.fixture
-def app_thread(test_database: TestDatabase) -> Iterator[AppThread]:
+def app_thread(test_database: TestDatabase) -> Iterator[DeskThread]:
     """The app with the appeals API and the desk, on a free port."""
-    server = AppThread(test_database)
-    server.start()
-    try:
+    with DeskThread(test_database) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def page(app_thread: AppThread) -> Iterator[Page]:
-    """A fresh headless Chromium page."""
-    with chromium_page() as page:
-        yield page
 
 
 def sign_in_to_desk(page: Page, base: str, query: str = "") -> None:
     """Open the desk, get sent to the login page, sign in as the agent, land on the desk, live."""
-    page.goto(f"{base}/desk{query}")
-    page.locator("#login").fill("u-agent")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#submit").click()
-    expect(page).to_have_url(f"{base}/desk{query}")
+    sign_in(page, f"{base}/desk{query}", "u-agent")
     expect(page.locator("#connection")).not_to_be_empty()
     expect(page.locator("#connection")).not_to_have_class("connection lost")
 
 
-def test_ring_pops_card_agent_registers_and_second_call_shows_it(app_thread: AppThread, page: Page) -> None:
+def test_ring_pops_card_agent_registers_and_second_call_shows_it(app_thread: DeskThread, page: Page) -> None:
     """The card pops with the IVR topic, registration lands in PostgreSQL, the next call lists it."""
-    base = f"http://127.0.0.1:{app_thread.port}"
+    base = app_thread.url
     sign_in_to_desk(page, base)
     expect(page.locator("html")).to_have_attribute("lang", "uk")
     expect(page.locator("#connection")).to_have_text(
@@ -188,7 +140,7 @@ def test_ring_pops_card_agent_registers_and_second_call_shows_it(app_thread: App
     )
 
     row = app_thread.run(
-        app_thread.pool.fetchrow(
+        app_thread.handles.pool.fetchrow(
             "SELECT number, due::text, status, topic_code, surname, priority, caller"
             " FROM appeals WHERE linkedid = 'B-first'"
         )
@@ -210,9 +162,9 @@ def test_ring_pops_card_agent_registers_and_second_call_shows_it(app_thread: App
     expect(page.locator("#form-result")).to_be_empty()
 
 
-def test_english_desk_wrap_up_timer_and_state_controls(app_thread: AppThread, page: Page) -> None:
+def test_english_desk_wrap_up_timer_and_state_controls(app_thread: DeskThread, page: Page) -> None:
     """In English: the wrap-up timer runs on the ACD's wrap_up state; pause posts its reason."""
-    base = f"http://127.0.0.1:{app_thread.port}"
+    base = app_thread.url
     sign_in_to_desk(page, base, "?lang=en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Agent desk")).to_be_visible()
@@ -253,5 +205,7 @@ def test_english_desk_wrap_up_timer_and_state_controls(app_thread: AppThread, pa
     expect(page.get_by_label("Topic of the appeal")).to_have_value("109")
     page.get_by_role("button", name="Consultation (not registered)").click()
     expect(page.locator("#form-result")).to_have_text("The call was recorded as a consultation.")
-    status = app_thread.run(app_thread.pool.fetchval("SELECT status FROM appeals WHERE linkedid = 'B-en'"))
+    status = app_thread.run(
+        app_thread.handles.pool.fetchval("SELECT status FROM appeals WHERE linkedid = 'B-en'")
+    )
     assert status == "consultation"

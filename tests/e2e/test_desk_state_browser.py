@@ -18,8 +18,7 @@ from playwright.sync_api import Page, Route, expect
 from callcenter.acd.model import AgentState, AgentStateChanged
 from callcenter.services.live_events import TOPIC_ACD, TOPIC_CALLS, CallFinished
 from tests.conftest import REPO_ROOT, TestDatabase
-from tests.e2e.test_desk_browser import POP_TIMEOUT_MS, AppThread, sign_in_to_desk
-from tests.e2e.test_login_browser import chromium_page
+from tests.e2e.test_desk_browser import POP_TIMEOUT_MS, DeskThread, sign_in_to_desk
 
 pytestmark = pytest.mark.browser
 
@@ -27,36 +26,24 @@ PLAYER = REPO_ROOT / "callcenter" / "web" / "static" / "player.js"
 
 
 @pytest.fixture
-def desk_app(test_database: TestDatabase) -> Iterator[AppThread]:
+def desk_app(test_database: TestDatabase) -> Iterator[DeskThread]:
     """The app with the appeals API and the desk, on a free port."""
-    server = AppThread(test_database)
-    server.start()
-    try:
+    with DeskThread(test_database) as server:
         yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def browser_page() -> Iterator[Page]:
-    """A fresh headless Chromium page."""
-    with chromium_page() as page:
-        yield page
 
 
 def answer_json(route: Route, body: dict[str, Any]) -> None:
     route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
 
-def test_state_on_load_counts_the_wrap_up_down(desk_app: AppThread, browser_page: Page) -> None:
+def test_state_on_load_counts_the_wrap_up_down(desk_app: DeskThread, page: Page) -> None:
     """A desk opened during a wrap-up shows the ACD's state and the time left, not "unknown"."""
-    page = browser_page
     agent = {
         "agent_id": "u-agent", "state": "wrap_up", "reason": None, "time_in_state_s": 10.0,
         "last_queue": "general", "wrap_up_s": 30.0, "wrap_up_left_s": 20.0,
     }  # fmt: skip
     page.route("**/api/agents/me", lambda route: answer_json(route, {"agent": agent, "pause_reasons": []}))
-    sign_in_to_desk(page, f"http://127.0.0.1:{desk_app.port}")
+    sign_in_to_desk(page, desk_app.url)
     expect(page.locator("#agent-state")).to_have_text("обробка після дзвінка")
     expect(page.locator("#wrap-up-label")).to_have_text("До кінця обробки після дзвінка")
     time_left = page.locator("#wrap-up-time")
@@ -68,9 +55,8 @@ def test_state_on_load_counts_the_wrap_up_down(desk_app: AppThread, browser_page
     expect(page.locator("#wrap-up")).to_be_hidden()
 
 
-def test_paused_agent_on_load_and_unknown_without_an_agent(desk_app: AppThread, browser_page: Page) -> None:
+def test_paused_agent_on_load_and_unknown_without_an_agent(desk_app: DeskThread, page: Page) -> None:
     """A paused agent's reason shows at once; a 404 (no agent) leaves the state unknown."""
-    page = browser_page
     agent = {
         "agent_id": "u-agent",
         "state": "paused",
@@ -81,7 +67,7 @@ def test_paused_agent_on_load_and_unknown_without_an_agent(desk_app: AppThread, 
     page.route(
         "**/api/agents/me", lambda route: answer_json(route, {"agent": agent, "pause_reasons": ["lunch"]})
     )
-    sign_in_to_desk(page, f"http://127.0.0.1:{desk_app.port}")
+    sign_in_to_desk(page, desk_app.url)
     expect(page.locator("#agent-state")).to_have_text("перерва (обід)")
     expect(page.locator("#wrap-up")).to_be_hidden()
 
@@ -91,9 +77,8 @@ def test_paused_agent_on_load_and_unknown_without_an_agent(desk_app: AppThread, 
     expect(page.locator("#agent-state")).to_have_text("невідомо")  # this app has no ACD: 404
 
 
-def test_finished_call_shows_its_recording(desk_app: AppThread, browser_page: Page) -> None:
+def test_finished_call_shows_its_recording(desk_app: DeskThread, page: Page) -> None:
     """When the call ends, the player is mounted on the card with the call's linkedid."""
-    page = browser_page
     asked: list[str] = []
 
     def recordings(route: Route) -> None:
@@ -111,7 +96,7 @@ def test_finished_call_shows_its_recording(desk_app: AppThread, browser_page: Pa
     page.route("**/static/recordings/player.js", lambda route: route.fulfill(path=Path(PLAYER)))
     page.route("**/static/recordings/player.css", lambda route: route.fulfill(status=200, body=""))
     page.route("**/api/recordings?*", recordings)
-    sign_in_to_desk(page, f"http://127.0.0.1:{desk_app.port}")
+    sign_in_to_desk(page, desk_app.url)
     desk_app.ring("R-1")
     expect(page.locator("#call-caller")).not_to_be_empty(timeout=POP_TIMEOUT_MS)
     expect(page.locator("#recordings")).to_be_hidden()

@@ -8,11 +8,10 @@ service serves, so the test hears what a caller would hear.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import pytest
 from aiohttp import web
@@ -28,7 +27,7 @@ from callcenter.storage.users import Role
 from callcenter.telephony.agi_server import FastAgiServer
 from callcenter.telephony.ivr_driver import IvrRoute, IvrServices, IvrSessionPort
 from callcenter.web import flows_api
-from tests.e2e.test_login_browser import chromium_page, free_port
+from tests.e2e.browser_support import AppThread, open_pool
 from tests.integration.test_auth_support import PASSWORD, add_user, make_app
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 # The route of the shipped dialplan is `hotline`, so the flow under edit is called that.
 VERSION_1 = """\
@@ -68,106 +66,62 @@ BROKEN = VERSION_1.replace("next: bye", "next: nowhere")
 VERSION_2 = VERSION_1.replace("Довідка: перша версія.", "Довідка: друга версія.")
 
 
-class Backend:
-    """The web app and FlowService on an event loop in a thread of their own."""
+async def build_editor_app(
+    database: TestDatabase, flows_dir: Path, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, FlowService]:
+    """The web app with the editor and the FlowService behind it; one admin, no stored flows."""
+    pool = await open_pool(database, stack)
+    await pool.execute("TRUNCATE flow_active, flow_versions, flow_drafts, flow_file_imports")
+    await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+    await add_user(pool, "boss", Role.ADMIN)
+    service = FlowService(pool, load_flow_setup(REPO_ROOT / "queue"), flows_dir)
+    await service.start(poll=False)
+    stack.push_async_callback(service.stop)
+    app = make_app(pool)
+    flows_api.setup(app, service)
+    return app, service
 
-    def __init__(self, database: TestDatabase, flows_dir: Path) -> None:
-        self.database = database
-        self.flows_dir = flows_dir
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-backend", daemon=True)
-        self.service: FlowService | None = None
-        self.pool: Any = None
-        self.runner: web.AppRunner | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+async def heard_on_a_call(service: FlowService) -> list[str]:
+    """One simulated call that presses 2 while the menu plays; the texts the caller heard."""
+    heard: list[str] = []
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        """Run a coroutine on the backend's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    async def render(text: str, language: str) -> str:
+        heard.append(text)
+        return "e2e/menu" if text.startswith("Оператор") else f"e2e/prompt-{len(heard)}"
 
-    async def start(self) -> None:
-        self.pool = await self.database.pool(min_size=1, max_size=5)
-        await self.pool.execute("TRUNCATE flow_active, flow_versions, flow_drafts, flow_file_imports")
-        await self.pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
-        await add_user(self.pool, "boss", Role.ADMIN)
-        self.service = FlowService(self.pool, load_flow_setup(REPO_ROOT / "queue"), self.flows_dir)
-        await self.service.start(poll=False)
-        app = make_app(self.pool)
-        flows_api.setup(app, self.service)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+    async def lookup(kind: str, key: str) -> None:
+        return None
 
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-        if self.service is not None:
-            await self.service.stop()
-        if self.pool is not None:
-            await self.pool.close()
+    async def enter_queue(session: IvrSessionPort, command: Queue, call: CallInfo) -> QueueResult:
+        return QueueResult("no_agents")
 
-    async def call(self) -> list[str]:
-        """One simulated call that presses 2 while the menu plays; the texts the caller heard."""
-        assert self.service is not None
-        heard: list[str] = []
-
-        async def render(text: str, language: str) -> str:
-            heard.append(text)
-            return "e2e/menu" if text.startswith("Оператор") else f"e2e/prompt-{len(heard)}"
-
-        async def lookup(kind: str, key: str) -> None:
-            return None
-
-        async def enter_queue(session: IvrSessionPort, command: Queue, call: CallInfo) -> QueueResult:
-            return QueueResult("no_agents")
-
-        route = IvrRoute(
-            self.service.get,
-            FlowEnvironment(self.service.setup.schedules, flows=self.service.flows),
-            IvrServices(render_prompt=render, lookup=lookup, enter_queue=enter_queue),
-        )
-        server = FastAgiServer("127.0.0.1", 0, allowed_peers=None)
-        server.add_route("hotline", route)
-        await server.start()
-        pbx = SimulatedPbx(SimClock(20), agi_port=server.bound_port)
-        await pbx.start()
-        try:
-            caller = CallerModel(dtmf={"e2e/menu": "2"}, reaction=Distribution(0.5, fixed=True))
-            outcome = await pbx.call(caller)
-        finally:
-            await pbx.stop()
-            await server.close(grace_s=1)
-        assert outcome.variables.get("CC_IVR_RESULT") == "hangup", outcome.variables
-        return heard
+    route = IvrRoute(
+        service.get,
+        FlowEnvironment(service.setup.schedules, flows=service.flows),
+        IvrServices(render_prompt=render, lookup=lookup, enter_queue=enter_queue),
+    )
+    server = FastAgiServer("127.0.0.1", 0, allowed_peers=None)
+    server.add_route("hotline", route)
+    await server.start()
+    pbx = SimulatedPbx(SimClock(20), agi_port=server.bound_port)
+    await pbx.start()
+    try:
+        caller = CallerModel(dtmf={"e2e/menu": "2"}, reaction=Distribution(0.5, fixed=True))
+        outcome = await pbx.call(caller)
+    finally:
+        await pbx.stop()
+        await server.close(grace_s=1)
+    assert outcome.variables.get("CC_IVR_RESULT") == "hangup", outcome.variables
+    return heard
 
 
 @pytest.fixture
-def backend(test_database: TestDatabase, tmp_path: Path) -> Iterator[Backend]:
+def backend(test_database: TestDatabase, tmp_path: Path) -> Iterator[AppThread[FlowService]]:
     """The backend serving `hotline` (version 1, imported from its file) on a free port."""
     (tmp_path / "hotline.yaml").write_text(VERSION_1, encoding="utf-8")
-    started = Backend(test_database, tmp_path)
-    started.thread.start()
-    try:
-        started.run(started.start())
-        yield started
-    finally:
-        try:
-            started.run(started.stop())
-        finally:
-            started.loop.call_soon_threadsafe(started.loop.stop)
-            started.thread.join(timeout=30)
-            started.loop.close()
-
-
-@pytest.fixture
-def page(backend: Backend) -> Iterator[Page]:
-    """A fresh headless Chromium page."""
-    with chromium_page() as page:
-        yield page
+    with AppThread(lambda stack: build_editor_app(test_database, tmp_path, stack)) as server:
+        yield server
 
 
 def sign_in_to_editor(page: Page, base: str) -> None:
@@ -181,7 +135,9 @@ def sign_in_to_editor(page: Page, base: str) -> None:
     expect(page.locator("body")).to_have_attribute("data-ready", "hotline")
 
 
-def test_edit_error_fix_publish_then_a_call_follows_the_new_version(backend: Backend, page: Page) -> None:
+def test_edit_error_fix_publish_then_a_call_follows_the_new_version(
+    backend: AppThread[FlowService], page: Page
+) -> None:
     """An error shows at its line while the old version serves; the fix publishes; calls hear it; rollback too."""
     sign_in_to_editor(page, backend.url)
     editor = page.locator("#source")
@@ -199,7 +155,7 @@ def test_edit_error_fix_publish_then_a_call_follows_the_new_version(backend: Bac
     page.get_by_role("button", name="Опублікувати").click()
     expect(page.locator("#publish-status")).to_have_text("Не опубліковано: у сценарії є помилки.")
     # Nothing was activated: a call now still hears version 1.
-    assert "Довідка: перша версія." in backend.run(backend.call())
+    assert "Довідка: перша версія." in backend.run(heard_on_a_call(backend.handles))
 
     # Fix, try it with a simulated key press, publish.
     editor.fill(VERSION_2)
@@ -216,7 +172,7 @@ def test_edit_error_fix_publish_then_a_call_follows_the_new_version(backend: Bac
     expect(page.locator("#history tr.active")).to_contain_text("друга довідка")
 
     # A simulated call through FastAGI follows the new version.
-    heard = backend.run(backend.call())
+    heard = backend.run(heard_on_a_call(backend.handles))
     assert heard == ["Вітаємо.", "Оператор — 1, довідка — 2.", "Довідка: друга версія."]
 
     # Roll back to version 1 from the history: version 3, and calls hear version 1 again.
@@ -224,4 +180,4 @@ def test_edit_error_fix_publish_then_a_call_follows_the_new_version(backend: Bac
     expect(page.locator("#publish-status")).to_have_text("Версію 1 повернуто як версію 3.")
     expect(page.locator("#history tr.active")).to_have_attribute("data-version", "3")
     expect(editor).to_have_value(VERSION_1)
-    assert "Довідка: перша версія." in backend.run(backend.call())
+    assert "Довідка: перша версія." in backend.run(heard_on_a_call(backend.handles))

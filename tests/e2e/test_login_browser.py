@@ -2,57 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
+from tests.e2e.browser_support import free_port
 from tests.integration.test_auth_support import REPO_ROOT, run_cli, scratch_database
 
 __all__ = ["scratch_database"]  # the fixture, imported for pytest to find
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PASSWORD = "Київ-1545-гаряча"
-
-
-@contextlib.contextmanager
-def chromium_page(**context_options: Any) -> Iterator[Page]:
-    """A fresh page in Debian's headless Chromium, closed with its browser afterwards; the other
-    browser tests use it too. ``context_options`` go to ``new_context`` (viewport, locale…)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(**context_options)
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -100,13 +69,6 @@ def server(scratch_database: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-
-
-@pytest.fixture
-def page(server: str) -> Iterator[Page]:
-    """A fresh headless Chromium page."""
-    with chromium_page() as page:
-        yield page
 
 
 def test_login_wrong_then_right_password_then_logout(server: str, page: Page) -> None:

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from callcenter.official_reports import AppealFacts, build_official_report, official_document, parse_period
-from tests.e2e.test_login_browser import chromium_page
+from tests.e2e.browser_support import chromium_page
 
 pytestmark = pytest.mark.browser
 

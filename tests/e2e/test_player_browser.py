@@ -7,17 +7,15 @@ at the app's own origin, so the page's requests carry the session cookie like a 
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import contextlib
 import wave
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, Request, Route, sync_playwright
+from playwright.sync_api import Page, Request, Route
 
 from callcenter.appeals.calls import AgentAnswered, EnteredQueue
 from callcenter.services.recordings import recording_relpath
@@ -27,7 +25,7 @@ from callcenter.storage.recordings import RecordingRepository, RecordingStatus
 from callcenter.storage.users import Role
 from callcenter.web import recordings_api
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.browser_support import AppThread, chromium_page, open_pool
 from tests.integration.test_auth_support import PASSWORD, add_user, make_app
 
 pytestmark = pytest.mark.browser
@@ -51,92 +49,43 @@ def write_wav(path: Path) -> None:
         wav.writeframes(b"\x10\x00\xf0\xff" * int(SECONDS * 4000))
 
 
-class AppThread:
-    """The app with the recordings API, served from a thread of its own."""
-
-    def __init__(self, database: TestDatabase, root: Path) -> None:
-        self.database, self.root = database, root
-        self.port = free_port()
-        self.ready = threading.Event()
-        self.failure: BaseException | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop_event: asyncio.Event | None = None
-        self.thread = threading.Thread(target=asyncio.run, args=(self.main(),), daemon=True)
-
-    async def main(self) -> None:
-        runner: web.AppRunner | None = None
-        pool: Any = None
-        try:
-            pool = await self.database.pool(min_size=1, max_size=5)
-            await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
-            await add_user(pool, "op101", Role.AGENT)
-            await add_user(pool, "sup", Role.SUPERVISOR)
-            now = datetime.now(UTC)
-            appeals = AppealRepository(pool)
-            await appeals.open_for_call(LINKEDID, caller=None, dnid=None, arrived_at=now)
-            await appeals.apply_call_progress(EnteredQueue(LINKEDID, "general", now))
-            await appeals.apply_call_progress(AgentAnswered(LINKEDID, "op101", now))
-            repo = RecordingRepository(pool)
-            row = await repo.start(
-                LINKEDID, lambda leg: recording_relpath(LINKEDID, now, leg), started_at=now
-            )
-            write_wav(self.root / row.path)
-            await repo.complete(
-                row.id, status=RecordingStatus.OK, ended_at=now, size=(self.root / row.path).stat().st_size,
-                duration_ms=int(SECONDS * 1000), sha256="b" * 64, problem=None, appeal_id=None,
-                queue="general", agent="op101",
-            )  # fmt: skip
-            app = make_app(pool)
-            job = RetentionJob(repo, self.root, clock=lambda: datetime.now(UTC))
-            recordings_api.setup(app, recordings_api.RecordingsApi(repo, appeals, self.root, job))
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.loop = asyncio.get_running_loop()
-            self.stop_event = asyncio.Event()
-            self.ready.set()
-            await self.stop_event.wait()
-        except BaseException as exc:  # handed to the test thread by start()
-            self.failure = exc
-        finally:
-            self.ready.set()
-            if runner is not None:
-                await runner.cleanup()
-            if pool is not None:
-                await pool.close()
-
-    def start(self) -> str:
-        self.thread.start()
-        assert self.ready.wait(30), "the app did not start"
-        if self.failure is not None:
-            raise self.failure
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.loop is not None and self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(30)
+async def build_recordings_app(
+    database: TestDatabase, root: Path, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, None]:
+    """The app with the recordings API; one answered call of agent op101 with a long recording."""
+    pool = await open_pool(database, stack)
+    await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+    await add_user(pool, "op101", Role.AGENT)
+    await add_user(pool, "sup", Role.SUPERVISOR)
+    now = datetime.now(UTC)
+    appeals = AppealRepository(pool)
+    await appeals.open_for_call(LINKEDID, caller=None, dnid=None, arrived_at=now)
+    await appeals.apply_call_progress(EnteredQueue(LINKEDID, "general", now))
+    await appeals.apply_call_progress(AgentAnswered(LINKEDID, "op101", now))
+    repo = RecordingRepository(pool)
+    row = await repo.start(LINKEDID, lambda leg: recording_relpath(LINKEDID, now, leg), started_at=now)
+    write_wav(root / row.path)
+    await repo.complete(
+        row.id, status=RecordingStatus.OK, ended_at=now, size=(root / row.path).stat().st_size,
+        duration_ms=int(SECONDS * 1000), sha256="b" * 64, problem=None, appeal_id=None,
+        queue="general", agent="op101",
+    )  # fmt: skip
+    app = make_app(pool)
+    job = RetentionJob(repo, root, clock=lambda: datetime.now(UTC))
+    recordings_api.setup(app, recordings_api.RecordingsApi(repo, appeals, root, job))
+    return app, None
 
 
 @pytest.fixture
 def base_url(test_database: TestDatabase, tmp_path: Path) -> Iterator[str]:
-    server = AppThread(test_database, tmp_path)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with AppThread(lambda stack: build_recordings_app(test_database, tmp_path, stack)) as server:
+        yield server.url
 
 
 @pytest.fixture
 def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--mute-audio"], headless=True
-        )
-        try:
-            yield browser.new_context().new_page()
-        finally:
-            browser.close()
+    with chromium_page(extra_args=["--mute-audio"]) as page:
+        yield page
 
 
 def test_player_loads_and_seeks_through_range_requests(base_url: str, page: Page) -> None:

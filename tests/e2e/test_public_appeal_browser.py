@@ -9,127 +9,77 @@ difficulty so the test stays quick) and the form's minimum fill time is off.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Iterator
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from callcenter.web import authorities_api, authority_inbox, public_appeals
 from callcenter.web.public_appeals_guard import GuardSettings
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.e2e.browser_support import AppThread, chromium_page, open_pool
 from tests.integration.test_appeals_api_support import START, AppealsApp, make_appeals_app
 from tests.integration.test_auth_support import add_user
 
 pytestmark = pytest.mark.browser
 
-T = TypeVar("T")
 #: Small enough for a quick test, large enough that the page's script really searches.
 TEST_GUARD = GuardSettings(difficulty=10, min_fill_s=0.0)
 
 
-class PublicAppThread:
-    """The app with the public and authority features, served from a thread of its own."""
+@dataclass
+class PublicApp:
+    """What the test reaches into: the app's parts, the authorities' store and the pool."""
 
-    def __init__(self, database: TestDatabase, users: tuple[tuple[str, Any, str | None], ...] = ()) -> None:
-        self._database = database
-        self._users = users
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-        self.port = free_port()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.bundle: AppealsApp | None = None
-        self.store: Any = None
-        self.pool: Any = None
-        self._stop: asyncio.Event | None = None
-        self._failure: BaseException | None = None
+    bundle: AppealsApp
+    store: Any
+    pool: Any
 
-    async def _main(self) -> None:
-        runner: web.AppRunner | None = None
-        try:
-            self.pool = await self._database.pool(min_size=1, max_size=5)
-            await self.pool.execute("TRUNCATE appeals, appeal_number_counters, authorities, users CASCADE")
-            for login, role, authority in self._users:
-                await add_user(self.pool, login, role, authority_id=authority)
-            self.bundle = make_appeals_app(self.pool)
-            app = self.bundle.app
-            public_appeals.setup(
-                app, self.bundle.repository, self.pool, guard=TEST_GUARD, now=self.bundle.clock
-            )
-            self.store = authorities_api.setup(app, self.pool, now=self.bundle.clock)
-            authority_inbox.setup(app)
-            await authorities_api.seed_shipped(self.store)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self._stop.wait()
-        except BaseException as exc:  # handed to the test thread by start()
-            self._failure = exc
-        finally:
-            self._ready.set()
-            if runner is not None:
-                await runner.cleanup()
-            if self.pool is not None:
-                await self.pool.close()
 
-    def start(self) -> str:
-        self._thread.start()
-        assert self._ready.wait(30), "the app did not start"
-        if self._failure is not None:
-            raise self._failure
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the app's loop and return its result."""
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+async def build_public_app(
+    database: TestDatabase,
+    stack: contextlib.AsyncExitStack,
+    users: tuple[tuple[str, Any, str | None], ...] = (),
+) -> tuple[web.Application, PublicApp]:
+    """The app with the public and authority features; ``users`` are (login, role, authority)."""
+    pool = await open_pool(database, stack)
+    await pool.execute("TRUNCATE appeals, appeal_number_counters, authorities, users CASCADE")
+    for login, role, authority in users:
+        await add_user(pool, login, role, authority_id=authority)
+    bundle = make_appeals_app(pool)
+    app = bundle.app
+    public_appeals.setup(app, bundle.repository, pool, guard=TEST_GUARD, now=bundle.clock)
+    store = authorities_api.setup(app, pool, now=bundle.clock)
+    authority_inbox.setup(app)
+    await authorities_api.seed_shipped(store)
+    return app, PublicApp(bundle, store, pool)
 
 
 @pytest.fixture
-def app_thread(test_database: TestDatabase) -> Iterator[PublicAppThread]:
+def app_thread(test_database: TestDatabase) -> Iterator[AppThread[PublicApp]]:
     """The app on a free port."""
-    server = PublicAppThread(test_database)
-    server.start()
-    try:
+    with AppThread(lambda stack: build_public_app(test_database, stack)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def phone_page(app_thread: PublicAppThread) -> Iterator[Page]:
+def phone_page(app_thread: AppThread[PublicApp]) -> Iterator[Page]:
     """A headless Chromium page with a phone's screen."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(
-                viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-            )
-            yield context.new_page()
-            context.close()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as page:
+        yield page
 
 
 def test_citizen_submits_an_appeal_and_checks_its_status(
-    app_thread: PublicAppThread, phone_page: Page
+    app_thread: AppThread[PublicApp], phone_page: Page
 ) -> None:
     """Empty fields are named, a complete form is registered (web channel), the status check works."""
     assert START.isoformat().startswith("2026-03-02")
     page = phone_page
-    base = f"http://127.0.0.1:{app_thread.port}"
+    base = app_thread.url
     page.goto(f"{base}/zvernennia")
     expect(page.locator("html")).to_have_attribute("lang", "uk")
     expect(page.get_by_role("heading", name="Електронне звернення")).to_be_visible()
@@ -170,7 +120,7 @@ def test_citizen_submits_an_appeal_and_checks_its_status(
     expect(page.get_by_label("Прізвище")).to_have_value("")
 
     row = app_thread.run(
-        app_thread.pool.fetchrow(
+        app_thread.handles.pool.fetchrow(
             "SELECT channel, receipt_form, status, topic_code, email, priority, kind FROM appeals"
             " WHERE number = 'ЗВ-2026-000001'"
         )
@@ -209,10 +159,10 @@ def test_citizen_submits_an_appeal_and_checks_its_status(
     expect(page.locator("#form-result")).to_contain_text("№ ЗВ-2026-000002")
 
 
-def test_the_page_switches_to_english(app_thread: PublicAppThread, phone_page: Page) -> None:
+def test_the_page_switches_to_english(app_thread: AppThread[PublicApp], phone_page: Page) -> None:
     """The language link shows the form in English, and the script's messages follow."""
     page = phone_page
-    page.goto(f"http://127.0.0.1:{app_thread.port}/zvernennia")
+    page.goto(f"{app_thread.url}/zvernennia")
     page.get_by_role("link", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Electronic appeal")).to_be_visible()

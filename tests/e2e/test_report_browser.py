@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from callcenter.analytics.hours import KYIV
 from callcenter.reports import LoadReport, Report, ReportKind, build_report, parse_range
 from callcenter.reports_svg import report_document
-from tests.e2e.test_login_browser import chromium_page
+from tests.e2e.browser_support import chromium_page
 from tests.unit.test_reports_support import MemorySource, synthetic_days
 
 pytestmark = pytest.mark.browser

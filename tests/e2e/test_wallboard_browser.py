@@ -8,8 +8,7 @@ pipeline (``CallArrived``, ``CallFinished``) and the ACD runtime (``CallQueued``
 
 from __future__ import annotations
 
-import asyncio
-import threading
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +29,7 @@ from callcenter.services.live_events import (
     CallQueued,
 )
 from tests.conftest import TestDatabase
-from tests.e2e.test_login_browser import chromium_page, free_port
-from tests.integration.test_auth_support import PASSWORD
+from tests.e2e.browser_support import AppThread, chromium_page, open_pool, sign_in
 from tests.integration.test_wallboard_support import WallboardApp, add_people, make_wallboard_app
 
 pytestmark = pytest.mark.browser
@@ -40,73 +38,36 @@ pytestmark = pytest.mark.browser
 UPDATE_MS = 1000
 
 
-class BoardThread:
-    """The app served from a thread of its own (the browser test itself is synchronous)."""
+async def build_board_app(
+    database: TestDatabase, stack: contextlib.AsyncExitStack
+) -> tuple[web.Application, WallboardApp]:
+    """The app with the wallboard fed from its bus, and the people on it."""
+    pool = await open_pool(database, stack)
+    await add_people(pool)
+    board = make_wallboard_app(pool, live_from_events=True)
+    return board.app, board
+
+
+class BoardThread(AppThread[WallboardApp]):
+    """The wallboard's app on its thread; the test publishes what the call pipeline and the ACD would."""
 
     def __init__(self, database: TestDatabase) -> None:
-        self._database = database
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), daemon=True)
-        self.port = free_port()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.board: WallboardApp | None = None
-        self._stop: asyncio.Event | None = None
-        self._failure: BaseException | None = None
-
-    async def _main(self) -> None:
-        runner: web.AppRunner | None = None
-        pool: Any = None
-        try:
-            pool = await self._database.pool(min_size=1, max_size=5)
-            await add_people(pool)
-            self.board = make_wallboard_app(pool, live_from_events=True)
-            runner = web.AppRunner(self.board.app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._ready.set()
-            await self._stop.wait()
-        except BaseException as exc:  # handed to the test thread by start()
-            self._failure = exc
-        finally:
-            self._ready.set()
-            if runner is not None:
-                await runner.cleanup()
-            if pool is not None:
-                await pool.close()
-
-    def start(self) -> str:
-        self._thread.start()
-        assert self._ready.wait(30), "the app did not start"
-        if self._failure is not None:
-            raise self._failure
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+        super().__init__(lambda stack: build_board_app(database, stack))
 
     def publish(self, topic: str, event: object) -> None:
         """Publish on the app's bus from the test thread."""
-        assert self.loop is not None and self.board is not None
-        self.loop.call_soon_threadsafe(self.board.bus.publish, topic, event)
+        self.call_soon(self.handles.bus.publish, topic, event)
 
 
 @pytest.fixture
 def board_thread(test_database: TestDatabase) -> Iterator[BoardThread]:
     """The app with the wallboard on a free port."""
-    server = BoardThread(test_database)
-    server.start()
-    try:
+    with BoardThread(test_database) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
-def page(board_thread: BoardThread) -> Iterator[Page]:
+def page() -> Iterator[Page]:
     """A fresh headless Chromium page, big as a wall screen."""
     with chromium_page(viewport={"width": 1920, "height": 1080}) as page:
         yield page
@@ -118,12 +79,8 @@ def cell(page: Page, queue: str, field: str) -> Any:
 
 def test_wallboard_follows_a_call(board_thread: BoardThread, page: Page, tmp_path: Path) -> None:
     """Arrival and wait, answer, and hang-up each show on the board within a second."""
-    base = f"http://127.0.0.1:{board_thread.port}"
-    page.goto(f"{base}/wallboard")
-    page.locator("#login").fill("u-supervisor")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#submit").click()
-    expect(page).to_have_url(f"{base}/wallboard")
+    base = board_thread.url
+    sign_in(page, f"{base}/wallboard", "u-supervisor")
     expect(page.locator("#link")).to_have_class("link-up")
 
     board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.AVAILABLE, time.time()))
@@ -168,11 +125,8 @@ def test_wallboard_follows_a_call(board_thread: BoardThread, page: Page, tmp_pat
 
 def test_long_wait_raises_a_worded_alert(board_thread: BoardThread, page: Page) -> None:
     """A caller waiting past the threshold shows an alert in words, not colour alone."""
-    base = f"http://127.0.0.1:{board_thread.port}"
-    page.goto(f"{base}/wallboard")
-    page.locator("#login").fill("u-supervisor")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#submit").click()
+    base = board_thread.url
+    sign_in(page, f"{base}/wallboard", "u-supervisor")
     expect(page.locator("#link")).to_have_class("link-up")
     board_thread.publish(TOPIC_CALLS, CallQueued("e2e-2", "social", 0, time.time() - 59.5))
     expect(page.get_by_role("alert")).to_contain_text("social: очікування", timeout=2500)
