@@ -36,6 +36,17 @@ async def until(predicate: Callable[[], bool], what: str, limit_s: float = 30.0)
         await asyncio.sleep(0.02)
 
 
+async def until_async(
+    fetch: Callable[[], Any], predicate: Callable[[Any], bool], what: str, limit_s: float = 30.0
+) -> None:
+    """``until`` for a condition read by a coroutine (the database, a health check)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while not predicate(await fetch()):
+        assert loop.time() < end, f"never happened: {what}"
+        await asyncio.sleep(0.02)
+
+
 def new_key() -> int:
     """A lock key no other test uses (negative, and beyond 32 bits, to cover both halves of the tag)."""
     return -random.randrange(2**33, 2**62)
@@ -82,7 +93,7 @@ async def test_first_wins_the_second_waits_and_takes_over_when_the_first_lets_go
                 first_pid = await holder_pid(conn, key)
 
                 waiting = asyncio.create_task(second.wait_until_active())
-                await until(lambda: second._holder_seen is not None, "the standby seeing the holder")
+                await until_async(second.check, lambda r: "held by" in r[1], "the standby seeing the holder")
                 ok, detail = await second.check()
                 assert not ok and not second.active
                 assert (
@@ -171,17 +182,6 @@ async def test_steps_down_when_another_backend_holds_the_lock_once_its_connectio
     finally:
         await other.close()
         await conn.close()
-
-
-async def until_async(
-    fetch: Callable[[], Any], predicate: Callable[[Any], bool], what: str, limit_s: float = 30.0
-) -> None:
-    """``until`` for a condition read from the database."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit_s
-    while not predicate(await fetch()):
-        assert loop.time() < end, f"never happened: {what}"
-        await asyncio.sleep(0.02)
 
 
 class StallingProxy:
@@ -288,7 +288,7 @@ async def test_postgres_restart_active_keeps_serving_and_wins_its_lock_back_befo
         async with leadership(dsn, key) as active, leadership(dsn, key) as standby:
             await asyncio.wait_for(active.wait_until_active(), 30)
             waiting = asyncio.create_task(standby.wait_until_active())
-            await until(lambda: standby._holder_seen is not None, "the standby seeing the holder")
+            await until_async(standby.check, lambda r: "held by" in r[1], "the standby seeing the holder")
             with capture_logs() as logs:
                 await asyncio.to_thread(servers[-1].stop)
                 await until(lambda: active.role is Role.REGAINING, "the active noticing the restart")
@@ -304,8 +304,8 @@ async def test_postgres_restart_active_keeps_serving_and_wins_its_lock_back_befo
                     "the standby reconnected",
                     60,
                 )
-                await until(
-                    lambda: standby._holder_seen is not None, "the standby seeing the holder again", 60
+                await until_async(
+                    standby.check, lambda r: "held by" in r[1], "the standby seeing the holder again", 60
                 )
             assert not waiting.done() and not standby.active
             assert not active.lost.is_set()
