@@ -242,11 +242,12 @@ async def stand_by(settings: Settings, leadership: Leadership, stop: asyncio.Eve
         try:
             await asyncio.wait({won, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (won, stopped):
+            for task in (stopped, won):  # won last: a failure in it is raised
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        return won.done() and not won.cancelled()
+        # A failure in ``won`` other than the database's (a bug) was raised by the await above.
+        return not won.cancelled()
     finally:
         # The full application binds the same port next.
         await runner.cleanup()
@@ -262,6 +263,8 @@ async def _until_stopped(stop: asyncio.Event, leadership: Leadership | None) -> 
     finally:
         for task in waits:
             task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def run(settings: Settings, *, extra: Callable[[Runtime], AsyncIterator[None]] | None = None) -> None:
