@@ -4,7 +4,8 @@ The fault tests run the backend the way it is deployed (``python -m callcenter.c
 process of its own, so it can be killed with SIGKILL) against the simulated PBX in the test
 process. The PBX runs the rendered ``extensions.conf`` and ``queues.conf`` (the survival path
 with the real ``agi/survival_spool.py``, run as Asterisk runs a classic AGI) so the calls the
-backend loses take exactly the path a real PBX would send them down.
+backend loses take exactly the path a real PBX would send them down; that rig is the Asterisk
+configuration tests' own, from ``tests/integration/test_asterisk_conf_support.py``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,14 @@ from callcenter.sim.clock import SimClock
 from callcenter.sim.load import SimulatedPbx
 from callcenter.sim.models import AgentPhone, CallerModel, Distribution
 from callcenter.storage.users import Role
-from tests.integration.test_asterisk_conf_support import BACKEND, REPO_ROOT, render
+from tests.integration.test_asterisk_conf_support import (
+    REPO_ROOT,
+    Rendered,
+    closed_port,
+    pbx_with,
+    render_for_sim,
+)
 from tests.integration.test_auth_support import PASSWORD, add_user
-
-SPOOL_SCRIPT = REPO_ROOT / "agi" / "survival_spool.py"
 
 #: A short line for the fault tests: a greeting, then a menu where 0 joins the general queue.
 #: Callers who press nothing stay in the IVR (the menu repeats) until they give up.
@@ -65,12 +70,8 @@ nodes:
 """
 
 
-def free_port() -> int:
-    """A local TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+#: A local TCP port nothing listens on now, for the backend's servers.
+free_port = closed_port
 
 
 async def until(predicate: Callable[[], bool], what: str, limit_s: float = 20.0) -> None:
@@ -165,29 +166,17 @@ class Backend:
         return self.log_path.read_text(encoding="utf-8", errors="replace")[-6000:]
 
 
-@dataclass
-class FaultRig:
-    """The rendered configuration, the flows folder and the spool folder of one fault test."""
+@dataclass(kw_only=True)
+class FaultRig(Rendered):
+    """The rendered configuration (spool folder included) and the flows and queue folders of one fault test."""
 
-    root: Path
-    spool: Path
     flows: Path
     queues: Path
-    dialplan: str
-    survival_members: list[str] = field(default_factory=list)
 
 
 def make_rig(tmp_path: Path) -> FaultRig:
     """Render the Asterisk files (spool folder ``tmp_path/spool``) and write the fault-test flow."""
-    assert render(tmp_path) == 0
-    queues_conf = (tmp_path / "out" / "queues.conf").read_text(encoding="utf-8")
-    members: list[str] = []
-    in_survival = False
-    for line in queues_conf.splitlines():
-        if line.startswith("["):
-            in_survival = line.strip() == "[survival]"
-        elif in_survival and line.replace(" ", "").startswith("member=>"):
-            members.append(line.split("=>", 1)[1].split(",")[0].strip())
+    rendered = render_for_sim(tmp_path)
     flows = tmp_path / "flows"
     flows.mkdir()
     # The shipped queue files, with a one-second wrap-up so a call's facts are final at once.
@@ -197,14 +186,7 @@ def make_rig(tmp_path: Path) -> FaultRig:
         text = re.sub(r"wrap_up_s: \d+", "wrap_up_s: 1", source.read_text(encoding="utf-8"))
         (queues / source.name).write_text(text, encoding="utf-8")
     (flows / "hotline.yaml").write_text(FAULT_FLOW, encoding="utf-8")
-    return FaultRig(
-        root=tmp_path,
-        spool=tmp_path / "spool",
-        flows=flows,
-        queues=queues,
-        dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
-        survival_members=members,
-    )
+    return FaultRig(**vars(rendered), flows=flows, queues=queues)
 
 
 def backend_env(rig: FaultRig, dsn: str, *, ami_port: int, agi_port: int, http_port: int) -> dict[str, str]:
@@ -228,73 +210,19 @@ def backend_env(rig: FaultRig, dsn: str, *, ami_port: int, agi_port: int, http_p
     }
 
 
-async def classic_agi_bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Run the spool script as Asterisk runs a classic AGI: arguments in argv, the header on stdin."""
-    header: list[str] = []
-    while (line := (await reader.readline()).decode()) not in ("\n", ""):
-        header.append(line)
-    args = [line.split(": ", 1)[1].rstrip("\n") for line in header if line.startswith("agi_arg_")]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(SPOOL_SCRIPT),
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    # A classic AGI's header has no agi_network lines.
-    proc.stdin.write("".join(h for h in header if not h.startswith("agi_network")).encode() + b"\n")
-
-    async def replies() -> None:
-        assert proc.stdin is not None
-        while data := await reader.read(4096):
-            proc.stdin.write(data)
-            with contextlib.suppress(ConnectionError):
-                await proc.stdin.drain()
-        proc.stdin.close()
-
-    pump = asyncio.create_task(replies())
-    while data := await proc.stdout.read(4096):
-        writer.write(data)
-        with contextlib.suppress(ConnectionError):
-            await writer.drain()
-    await proc.wait()
-    pump.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await pump
-    writer.close()
-
-
-@contextlib.asynccontextmanager
-async def shipped_pbx(rig: FaultRig, backend_agi_port: int, *, scale: float) -> AsyncIterator[SimulatedPbx]:
-    """A simulated PBX running the rendered dialplan; the survival members' phones answer."""
-    spool_server = await asyncio.start_server(classic_agi_bridge, "127.0.0.1", 0)
-    phones = [
-        AgentPhone(
-            member.partition("/")[2],
-            answer_delay=Distribution(1.0, fixed=True),
-            talk_time=Distribution(5.0, fixed=True),
-        )
-        for member in rig.survival_members
-    ]
-    pbx = SimulatedPbx(
-        SimClock(scale),
-        dialplan=rig.dialplan,
-        phones=phones,
-        agi_port=spool_server.sockets[0].getsockname()[1],
+def shipped_pbx(
+    rig: FaultRig, backend_agi_port: int, *, scale: float
+) -> AbstractAsyncContextManager[SimulatedPbx]:
+    """A simulated PBX running the rendered dialplan; the survival members' phones answer in 1 s
+    and talk for 5 s, always, so the fault tests can count on when a survival call ends."""
+    return pbx_with(
+        rig,
+        backend_agi_port,
+        scale=scale,
+        answer=Distribution(1.0, fixed=True),
+        talk=Distribution(5.0, fixed=True),
         default_sound=2.0,
     )
-    # The dialplan's FastAGI address is the rendered backend's; the classic AGI (no host) goes
-    # to 127.0.0.1:4573, which the constructor pointed at the spool bridge.
-    pbx.ast.agi_map[f"{BACKEND}:4573"] = AgiTarget("127.0.0.1", backend_agi_port)
-    await pbx.start()
-    try:
-        yield pbx
-    finally:
-        await pbx.stop()
-        spool_server.close()
-        await spool_server.wait_closed()
 
 
 async def staff_paused_agent(dsn: str, http_port: int, agent_id: str) -> None:

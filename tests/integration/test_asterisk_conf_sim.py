@@ -5,7 +5,8 @@ as it is, not a copy of it. The backend at ``agi://10.20.0.5:4573`` is either ab
 port) or a small FastAGI stand-in; the classic AGI step of the survival path runs the real
 ``agi/survival_spool.py`` (the simulated PBX only speaks FastAGI, so a bridge hands the
 connection to the script's stdin/stdout as Asterisk does for a classic AGI), and the survival
-queue's members are the phones of the rendered ``queues.conf``.
+queue's members are the phones of the rendered ``queues.conf``. That rig is in
+``test_asterisk_conf_support``, where the fault tests take it from too.
 
 What the simulated PBX cannot show: it parses no ``[globals]`` (``CC_OUTBOUND_CID`` is empty
 there), has no ``${EPOCH}`` or ``${EXTEN:n}``, and does not load ``pjsip.conf`` or
@@ -15,117 +16,25 @@ there), has no ``${EPOCH}`` or ``${EXTEN:n}``, and does not load ``pjsip.conf`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from callcenter.sim.asterisk import AgiTarget
-from callcenter.sim.clock import SimClock
-from callcenter.sim.load import SimulatedPbx
-from callcenter.sim.models import AgentPhone, CallerModel, Distribution
+from callcenter.sim.models import CallerModel, Distribution
 from callcenter.telephony import dialplan_contract as contract
 from callcenter.telephony.spool import SpooledCall, ingest_spool
-from tests.integration.test_asterisk_conf_support import BACKEND, REPO_ROOT, parse_conf, render
 
-SCRIPT = REPO_ROOT / "agi" / "survival_spool.py"
-
-
-@dataclass
-class Rendered:
-    """The rendered folder and what the tests need from it."""
-
-    root: Path
-    spool: Path
-    dialplan: str
-    members: list[str] = field(default_factory=list)
+# Re-exported ("as"): test_ami_calls_sim.py still imports these three from this module.
+from tests.integration.test_asterisk_conf_support import Rendered as Rendered
+from tests.integration.test_asterisk_conf_support import closed_port as closed_port
+from tests.integration.test_asterisk_conf_support import pbx_with as pbx_with
+from tests.integration.test_asterisk_conf_support import render_for_sim
 
 
 @pytest.fixture
 def rendered(tmp_path: Path) -> Rendered:
     """Render into ``tmp_path``; the spool folder is the settings' absolute ``paths.spool_dir``."""
-    assert render(tmp_path) == 0
-    members = next(
-        s for s in parse_conf(tmp_path / "out" / "queues.conf") if s.name == contract.SURVIVAL_QUEUE
-    )
-    return Rendered(
-        root=tmp_path,
-        spool=tmp_path / "spool",
-        dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
-        members=[m.split(",")[0] for m in members.all("member")],
-    )
-
-
-def closed_port() -> int:
-    """A local port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-async def classic_agi_bridge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Run the spool script as Asterisk runs a classic AGI: arguments in argv, the header on stdin."""
-    header: list[str] = []
-    while (line := (await reader.readline()).decode()) not in ("\n", ""):
-        header.append(line)
-    args = [line.split(": ", 1)[1].rstrip("\n") for line in header if line.startswith("agi_arg_")]
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(SCRIPT),
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None and proc.stdout is not None
-    # A classic AGI's header has no agi_network lines.
-    proc.stdin.write("".join(h for h in header if not h.startswith("agi_network")).encode() + b"\n")
-
-    async def replies() -> None:
-        assert proc.stdin is not None
-        while data := await reader.read(4096):
-            proc.stdin.write(data)
-            with contextlib.suppress(ConnectionError):
-                await proc.stdin.drain()
-        proc.stdin.close()
-
-    pump = asyncio.create_task(replies())
-    while data := await proc.stdout.read(4096):
-        writer.write(data)
-        await writer.drain()
-    await proc.wait()
-    pump.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await pump
-    writer.close()
-
-
-@contextlib.asynccontextmanager
-async def pbx_with(rendered: Rendered, backend_port: int) -> AsyncIterator[SimulatedPbx]:
-    """A simulated PBX running the rendered dialplan, one registered phone per survival member."""
-    spool_server = await asyncio.start_server(classic_agi_bridge, "127.0.0.1", 0)
-    phones = [
-        AgentPhone(
-            member.partition("/")[2], answer_delay=Distribution(2.0, 0.0), talk_time=Distribution(20.0, 0.0)
-        )
-        for member in rendered.members
-    ]
-    pbx = SimulatedPbx(SimClock(20), dialplan=rendered.dialplan, phones=phones, default_sound=1.0)
-    pbx.ast.agi_map[f"{BACKEND}:4573"] = AgiTarget("127.0.0.1", backend_port)
-    # A classic AGI path has no host: the simulated PBX sends it to 127.0.0.1:4573, our bridge.
-    pbx.ast.agi_map["127.0.0.1:4573"] = AgiTarget("127.0.0.1", spool_server.sockets[0].getsockname()[1])
-    await pbx.start()
-    try:
-        yield pbx
-    finally:
-        await pbx.stop()
-        spool_server.close()
-        await spool_server.wait_closed()
+    return render_for_sim(tmp_path)
 
 
 async def test_backend_down_call_is_spooled_then_answered_by_a_survival_agent(rendered: Rendered) -> None:
