@@ -114,11 +114,23 @@ def _name(request: web.Request) -> str:
     return store.check_name(request.match_info["name"])
 
 
+#: Version numbers are PostgreSQL ``integer``s; a larger one names no version and must not reach
+#: a query, where asyncpg refuses it (DataError, answered 500).
+_MAX_VERSION = 2**31 - 1
+
+
+def _version_number(value: int, what: str) -> int:
+    if not -_MAX_VERSION <= value <= _MAX_VERSION:
+        raise ValidationError(f"{what} is not a version number", field=what)
+    return value
+
+
 def _int(value: str | None, what: str) -> int:
     try:
-        return int(value or "")
+        number = int(value or "")
     except ValueError:
         raise ValidationError(f"{what} must be a whole number", field=what) from None
+    return _version_number(number, what)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -388,8 +400,10 @@ async def save_draft(request: web.Request) -> web.Response:
     body = await _body(request)
     source = _source(body) or ""
     base = body.get("base_version")
-    if base is not None and not isinstance(base, int):
+    if base is not None and (not isinstance(base, int) or isinstance(base, bool)):
         raise ValidationError("base_version must be a version number", field="base_version")
+    if base is not None:
+        _version_number(base, "base_version")
     login = current_user(request).login
     draft = await store.save_draft(request.app[DB_POOL], name, login, source, base)
     await record_audit(
@@ -436,6 +450,7 @@ async def rollback(request: web.Request) -> web.Response:
     number = body.get("version")
     if not isinstance(number, int) or isinstance(number, bool):
         raise ValidationError("version (the number to roll back to) is required", field="version")
+    _version_number(number, "version")
     try:
         version = await _service(request).rollback(
             name, number, author=current_user(request).login, note=_note(body)
