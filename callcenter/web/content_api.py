@@ -87,13 +87,21 @@ class _Query:
     granularity: str
 
 
+#: The dates a range may name: the arithmetic on them (the default 28 days back, the day after
+#: ``to``) must stay inside ``date``'s range, where 0001-01-01 or 9999-12-31 would overflow (500).
+_EARLIEST, _LATEST = date(1900, 1, 1), date(2999, 12, 31)
+
+
 def _date(text: str | None, default: date, name: str) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"{name} must be YYYY-MM-DD, got {text!r}", field=name) from None
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValidationError(f"{name} must be between {_EARLIEST} and {_LATEST}", field=name)
+    return value
 
 
 def _query(request: web.Request) -> _Query:
@@ -321,7 +329,10 @@ async def official_report(request: web.Request) -> web.Response:
     from callcenter.official_reports_cli import build_from_database
 
     state = request.app[CONTENT]
-    period = parse_period(request.query.get("period", ""))
+    try:
+        period = parse_period(request.query.get("period", ""))
+    except ValueError:  # year 0000 or 9999-12 pass the pattern, and ``date`` refuses them
+        raise ValidationError("period is YYYY-MM or YYYY-Qn", field="period") from None
     today = state.now().astimezone(KYIV).date()
     if period.first > today:
         raise ValidationError("the period has not begun", field="period")
