@@ -165,7 +165,10 @@ def _month(request: web.Request) -> str:
     text = request.query.get("month") or this_month.strftime("%Y-%m")
     if "Q" in text.upper():
         raise ValidationError("month is YYYY-MM", field="month")
-    period = parse_period(text)
+    try:
+        period = parse_period(text)
+    except ValueError:  # year 0000 or 9999-12 pass the pattern, and ``date`` refuses them
+        raise ValidationError("month is YYYY-MM", field="month") from None
     if period.first > this_month:
         raise ValidationError("no statistics for a month that has not begun", field="month")
     return period.label
