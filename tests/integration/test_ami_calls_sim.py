@@ -21,12 +21,10 @@ from callcenter.services.ami_calls import AmiCallEvents
 from callcenter.sim.load import SimulatedPbx
 from callcenter.sim.models import CallerModel
 from callcenter.storage.appeals import AppealRepository
-from callcenter.telephony import dialplan_contract as contract
 from callcenter.telephony.ami_client import AmiClient, AmiSettings
 from callcenter.telephony.events import AmiEvent, Hangup
 from callcenter.telephony.spool import ingest_spool
-from tests.integration.test_asterisk_conf_sim import Rendered, closed_port, pbx_with
-from tests.integration.test_asterisk_conf_support import parse_conf, render
+from tests.integration.test_asterisk_conf_support import Rendered, closed_port, pbx_with, render_for_sim
 
 CALLER = "380671112233"
 
@@ -34,16 +32,7 @@ CALLER = "380671112233"
 @pytest.fixture
 def conf(tmp_path: Path) -> Rendered:
     """The rendered configuration in ``tmp_path`` with the survival queue's members."""
-    assert render(tmp_path) == 0
-    survival = next(
-        s for s in parse_conf(tmp_path / "out" / "queues.conf") if s.name == contract.SURVIVAL_QUEUE
-    )
-    return Rendered(
-        root=tmp_path,
-        spool=tmp_path / "spool",
-        dialplan=(tmp_path / "out" / "extensions.conf").read_text(encoding="utf-8"),
-        members=[m.split(",")[0] for m in survival.all("member")],
-    )
+    return render_for_sim(tmp_path)
 
 
 async def until(check: Callable[[], bool], timeout_s: float = 15.0) -> None:

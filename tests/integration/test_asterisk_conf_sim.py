@@ -23,12 +23,7 @@ import pytest
 from callcenter.sim.models import CallerModel, Distribution
 from callcenter.telephony import dialplan_contract as contract
 from callcenter.telephony.spool import SpooledCall, ingest_spool
-
-# Re-exported ("as"): test_ami_calls_sim.py still imports these three from this module.
-from tests.integration.test_asterisk_conf_support import Rendered as Rendered
-from tests.integration.test_asterisk_conf_support import closed_port as closed_port
-from tests.integration.test_asterisk_conf_support import pbx_with as pbx_with
-from tests.integration.test_asterisk_conf_support import render_for_sim
+from tests.integration.test_asterisk_conf_support import Rendered, closed_port, pbx_with, render_for_sim
 
 
 @pytest.fixture
