@@ -111,6 +111,19 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+#: ``authorities.sort_order`` is a PostgreSQL ``integer``.
+_MAX_SORT_ORDER = 2**31 - 1
+
+
+def _authority(body: dict[str, Any]) -> Authority:
+    """The authority the body describes; a sort order past the column's range is bad input
+    here rather than a DataError from asyncpg (a 500)."""
+    item = parse_authority(body)
+    if not -_MAX_SORT_ORDER <= item.sort_order <= _MAX_SORT_ORDER:
+        raise ValidationError("sort_order: too large", field="sort_order")
+    return item
+
+
 @routes.get("/api/authorities")
 @signed_in
 async def list_authorities(request: web.Request) -> web.Response:
@@ -126,7 +139,7 @@ async def list_authorities(request: web.Request) -> web.Response:
 @requires(Role.ADMIN)
 async def create_authority(request: web.Request) -> web.Response:
     """Add an authority."""
-    item = parse_authority(await _body(request))
+    item = _authority(await _body(request))
     await request.app[AUTHORITY_STORE].create(item, actor=current_user(request).login)
     return web.json_response(authority_json(item), status=201)
 
@@ -139,7 +152,7 @@ async def update_authority(request: web.Request) -> web.Response:
     body = await _body(request)
     if body.setdefault("id", ident) != ident:
         raise ValidationError("id: an authority's id cannot change", field="id")
-    item = parse_authority(body)
+    item = _authority(body)
     try:
         await request.app[AUTHORITY_STORE].update(item, actor=current_user(request).login)
     except StorageError:
