@@ -178,6 +178,10 @@ async def admin_audit(request: web.Request) -> web.Response:
         before_id = int(query["before_id"]) if "before_id" in query else None
     except ValueError as exc:
         raise ValidationError("limit and before_id are whole numbers") from exc
+    # before_id reaches the query as a PostgreSQL bigint: past its range it is refused here, not
+    # by asyncpg (DataError, a 500). The limit is clamped by fetch_audit.
+    if before_id is not None and not -(2**63) <= before_id < 2**63:
+        raise ValidationError("before_id is an entry's id", field="before_id")
     entries = await fetch_audit(
         request.app[DB_POOL],
         actor=query.get("actor"),
