@@ -8,8 +8,12 @@ each one with a status below 500, and every refusal must be the documented error
 ``{"error_id", "message", "details"}`` with a non-empty message. The generator is seeded, so a
 failure names the request that caused it and repeats.
 
-Schemathesis would generate from the same document; it is not a dependency of the project, so
-the requests are generated here from the document's own parameters and schemas.
+``test_schemathesis_api.py`` runs schemathesis on every OpenAPI document (this one included),
+as the one role each operation names, with bodies that are always well-formed JSON of the
+documented media type. This test covers what that does not: bodies that are not JSON at all or
+are sent under the wrong content type, random JSON of any kind (arrays, numbers, nesting),
+undocumented query parameters, every role against every appeals operation (refusals included),
+and requests without a session.
 """
 
 from __future__ import annotations
