@@ -5,7 +5,9 @@ here, drawn with presentation attributes only (no ``style`` attributes), so the 
 valid in a standalone report file and under the supervisor page's Content-Security-Policy.
 ``report_body`` is the part both share; ``report_document`` wraps it into one self-contained file.
 Every chart has a ``<title>`` and ``role="img"`` for screen readers, and every figure is also in
-a table next to it.
+a table next to it. What the charts and tables say, and how they write numbers and dates, is a
+``ReportLanguage`` (``callcenter.reports_text``): English by default, as the CLI writes its file;
+the supervisors' page passes its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from datetime import datetime, timedelta
 
 from callcenter.analytics.kpi import KpiCounters
 from callcenter.analytics.staffing import StaffingStatus
-from callcenter.reports import WEEKDAYS, AgentsReport, HoursReport, LoadReport, LoadRow, Report
+from callcenter.reports import AgentsReport, HoursReport, LoadReport, LoadRow, Report
+from callcenter.reports_text import ENGLISH, ENGLISH_TEXTS, ReportLanguage
 
 __all__ = [
     "REPORT_CSS",
@@ -72,15 +75,17 @@ def _nice_max(value: float) -> float:
     return float(10 * power)
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+def _fmt(value: float, lang: ReportLanguage = ENGLISH) -> str:
+    return lang.number(value, 0 if value >= 10 or value == int(value) else 1)
 
 
 class _Svg:
     """An SVG document being assembled."""
 
-    def __init__(self, chart_id: str, title: str, width: int = W, height: int = H) -> None:
-        self.id, self.width, self.height = chart_id, width, height
+    def __init__(
+        self, chart_id: str, title: str, width: int = W, height: int = H, *, lang: ReportLanguage = ENGLISH
+    ) -> None:
+        self.id, self.width, self.height, self.lang = chart_id, width, height, lang
         self.parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{_e(chart_id)}" role="img"'
             f' aria-labelledby="{_e(chart_id)}-title" viewBox="0 0 {width} {height}" width="100%"'
@@ -105,7 +110,7 @@ class _Svg:
         for n in range(5):
             value = top * n / 4
             y = self.height - BOTTOM - plot_h * n / 4
-            text = f"{100 * value:.0f}%" if percent else _fmt(value)
+            text = f"{100 * value:.0f}%" if percent else _fmt(value, self.lang)
             self.add(
                 f'<line x1="{LEFT}" x2="{self.width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e0e0e0"/>'
             )
@@ -134,10 +139,16 @@ class _Svg:
 
 
 def stacked_bar_chart(
-    chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], *, y_label: str
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    y_label: str,
+    lang: ReportLanguage = ENGLISH,
 ) -> str:
     """Vertical bars, one per label, stacking the series bottom-up."""
-    svg = _Svg(chart_id, title)
+    svg = _Svg(chart_id, title, lang=lang)
     totals = [sum(s[2][n] for s in series) for n in range(len(labels))]
     top = _nice_max(max(totals, default=0.0))
     svg.y_axis(top, y_label)
@@ -155,7 +166,7 @@ def stacked_bar_chart(
             svg.add(
                 f'<rect class="bar" x="{LEFT + step * n + (step - bar_w) / 2:.1f}" y="{base:.1f}"'
                 f' width="{bar_w:.1f}" height="{height:.1f}" fill="{colour}">'
-                f"<title>{_e(label)}: {_e(name)} {_fmt(value)}</title></rect>"
+                f"<title>{_e(label)}: {_e(name)} {_fmt(value, lang)}</title></rect>"
             )
     svg.x_labels(labels)
     svg.legend([(name, colour) for name, colour, _ in series])
@@ -172,9 +183,14 @@ def line_chart(
     marks: Sequence[tuple[int, str]] = (),
     percent: bool = False,
     reference: float | None = None,
+    lang: ReportLanguage = ENGLISH,
 ) -> str:
     """Lines over the labels; ``marks`` put a coloured triangle under a label (under/over staffing)."""
-    svg = _Svg(chart_id, title)
+    svg = _Svg(chart_id, title, lang=lang)
+
+    def mark_name(kind: str) -> str:
+        return lang.texts.get(f"mark_{kind}", f"{kind}staffed")
+
     peak = max((v for s in series for v in s[2] if v is not None), default=0.0)
     top = 1.0 if percent else _nice_max(max(peak, reference or 0.0))
     svg.y_axis(top, y_label, percent=percent)
@@ -215,23 +231,28 @@ def line_chart(
         colour = COLORS.get(kind, "#000000")
         svg.add(
             f'<path class="mark mark-{_e(kind)}" d="M{x - 5:.1f},{y:.1f} L{x + 5:.1f},{y:.1f} L{x:.1f},{y - 9:.1f} Z"'
-            f' fill="{colour}"><title>{_e(labels[n])}: {_e(kind)}staffed</title></path>'
+            f' fill="{colour}"><title>{_e(labels[n])}: {_e(mark_name(kind))}</title></path>'
         )
     svg.x_labels(labels)
     legend = [(name, colour) for name, colour, _ in series]
     kinds = {kind for _, kind in marks}
-    legend += [(f"{kind}staffed", COLORS[kind]) for kind in ("under", "over") if kind in kinds]
+    legend += [(mark_name(kind), COLORS[kind]) for kind in ("under", "over") if kind in kinds]
     svg.legend(legend)
     return svg.render()
 
 
 def heatmap_chart(
-    chart_id: str, title: str, grid: Sequence[Sequence[int]], closed: Sequence[Sequence[bool]]
+    chart_id: str,
+    title: str,
+    grid: Sequence[Sequence[int]],
+    closed: Sequence[Sequence[bool]],
+    *,
+    lang: ReportLanguage = ENGLISH,
 ) -> str:
     """Weekday rows × 24 hour columns, darker for more calls; closed cells have a dashed outline."""
     cell_w, cell_h, left, top = 34, 30, 60, 48
     width, height = left + 24 * cell_w + RIGHT, top + 7 * cell_h + 40
-    svg = _Svg(chart_id, title, width, height)
+    svg = _Svg(chart_id, title, width, height, lang=lang)
     peak = max((v for row in grid for v in row), default=0) or 1
     for hour in range(24):
         svg.add(
@@ -241,7 +262,7 @@ def heatmap_chart(
     for weekday in range(7):
         y = top + weekday * cell_h
         svg.add(
-            f'<text x="{left - 8}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end" fill="#424242">{WEEKDAYS[weekday]}</text>'
+            f'<text x="{left - 8}" y="{y + cell_h / 2 + 4:.0f}" text-anchor="end" fill="#424242">{_e(lang.weekday(weekday))}</text>'
         )
         for hour in range(24):
             value = grid[weekday][hour]
@@ -256,8 +277,8 @@ def heatmap_chart(
             x = left + hour * cell_w
             svg.add(
                 f'<rect class="cell" x="{x}" y="{y}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}"{stroke}>'
-                f"<title>{WEEKDAYS[weekday]} {hour:02d}:00 — {value} calls"
-                f"{' (closed)' if closed[weekday][hour] else ''}</title></rect>"
+                f"<title>{_e(lang.text('heatmap_cell', weekday=lang.weekday(weekday), hour=f'{hour:02d}', calls=value))}"
+                f"{_e(lang.text('heatmap_closed')) if closed[weekday][hour] else ''}</title></rect>"
             )
             if value:
                 svg.add(
@@ -267,18 +288,24 @@ def heatmap_chart(
     svg.add(
         f'<rect x="{left}" y="{height - 26}" width="14" height="12" fill="#ffffff" stroke="#c62828"'
         f' stroke-dasharray="3 2"/><text x="{left + 20}" y="{height - 16}" fill="#212121">'
-        "closed hours (the line was closed in most of the hour)</text>"
+        f"{_e(lang.text('heatmap_legend'))}</text>"
     )
     return svg.render()
 
 
 def hbar_chart(
-    chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], *, unit: str
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    unit: str,
+    lang: ReportLanguage = ENGLISH,
 ) -> str:
     """Horizontal stacked bars, one per label (agents), left to right."""
     row_h, left = 26, 140
     height = TOP + row_h * max(1, len(labels)) + 40
-    svg = _Svg(chart_id, title, W, height)
+    svg = _Svg(chart_id, title, W, height, lang=lang)
     totals = [sum(s[2][n] for s in series) for n in range(len(labels))]
     top = _nice_max(max(totals, default=0.0))
     plot_w = W - left - RIGHT
@@ -286,7 +313,7 @@ def hbar_chart(
         x = left + plot_w * n / 4
         svg.add(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{height - 30}" stroke="#e0e0e0"/>')
         svg.add(
-            f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle" fill="#424242">{_fmt(top * n / 4)} {unit}</text>'
+            f'<text x="{x:.1f}" y="{height - 14}" text-anchor="middle" fill="#424242">{_fmt(top * n / 4, lang)} {_e(unit)}</text>'
         )
     for n, label in enumerate(labels):
         y = TOP + n * row_h
@@ -301,7 +328,7 @@ def hbar_chart(
             width = plot_w * value / top
             svg.add(
                 f'<rect class="bar" x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="{row_h - 8}" fill="{colour}">'
-                f"<title>{_e(label)}: {_e(name)} {_fmt(value)} {unit}</title></rect>"
+                f"<title>{_e(label)}: {_e(name)} {_fmt(value, lang)} {_e(unit)}</title></rect>"
             )
             x += width
     svg.legend([(name, colour) for name, colour, _ in series])
@@ -322,7 +349,7 @@ class Bucket:
     status: StaffingStatus
 
 
-def load_buckets(report: LoadReport) -> list[Bucket]:
+def load_buckets(report: LoadReport, lang: ReportLanguage = ENGLISH) -> list[Bucket]:
     """Quarter hours for up to 2 days, hours for up to 14, days beyond (charts stay readable)."""
     days = report.range.days
     size = timedelta(minutes=15) if days <= 2 else timedelta(hours=1) if days <= 14 else timedelta(days=1)
@@ -337,7 +364,6 @@ def load_buckets(report: LoadReport) -> list[Bucket]:
         else:
             key = local
         groups.setdefault(key, []).append(row)
-    fmt = "%d.%m %H:%M" if size < timedelta(days=1) else "%a %d.%m"
     buckets = []
     for key, rows in groups.items():
         statuses = {r.staffing.status for r in rows}
@@ -348,9 +374,15 @@ def load_buckets(report: LoadReport) -> list[Bucket]:
             if StaffingStatus.OVER in statuses
             else StaffingStatus.OK
         )
+        # The weekday's name comes from the language, not from strftime's %a (the process locale).
+        label = (
+            key.strftime("%d.%m %H:%M")
+            if size < timedelta(days=1)
+            else f"{lang.weekday(key.weekday())} {key:%d.%m}"
+        )
         buckets.append(
             Bucket(
-                key.strftime(fmt),
+                label,
                 sum((r.rollup.counters for r in rows), KpiCounters()),
                 max(r.staffing.needed for r in rows),
                 sum(r.staffing.staffed for r in rows) / len(rows),
@@ -360,20 +392,29 @@ def load_buckets(report: LoadReport) -> list[Bucket]:
     return buckets
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f} %"
+def _pct(value: float | None, lang: ReportLanguage) -> str:
+    return "—" if value is None else lang.text("percent", value=lang.number(100 * value, 1))
 
 
-def _secs(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} s"
+def _secs(value: float | None, lang: ReportLanguage) -> str:
+    return "—" if value is None else lang.text("seconds", value=lang.number(value, 0))
 
 
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h"
+def _hours(seconds: float, lang: ReportLanguage) -> str:
+    return lang.text("hours", value=lang.number(seconds / 3600, 1))
 
 
-def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]], *, table_id: str) -> str:
-    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in header)
+def _table(
+    caption: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    table_id: str,
+    fields: Sequence[str] = (),
+) -> str:
+    # ``fields`` name the columns in every language (``data-field``), for whatever reads the table.
+    keys = [f' data-field="{_e(f)}"' for f in fields] or [""] * len(header)
+    head = "".join(f'<th scope="col"{key}>{_e(h)}</th>' for h, key in zip(header, keys, strict=True))
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
     return (
         f'<table id="{_e(table_id)}"><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>'
@@ -381,62 +422,75 @@ def _table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]]
     )
 
 
-def _load_body(report: LoadReport) -> str:
+_LOAD_SUMMARY = (
+    "calls", "offered", "answered", "abandoned", "short_abandoned", "overflowed", "callbacks", "service_level",
+    "asa", "aht", "abandon_rate", "under_intervals", "over_intervals",
+)  # fmt: skip
+
+
+def _load_body(report: LoadReport, lang: ReportLanguage) -> str:
     t = report.totals
-    buckets = load_buckets(report)
+    tr = lang.text
+    buckets = load_buckets(report, lang)
     labels = [b.label for b in buckets]
     summary = _table(
-        "Summary",
-        ("Calls", "Offered", "Answered", "Abandoned", "Short abandons", "Overflow", "Callbacks", "Service level",
-         "ASA", "AHT", "Abandon rate", "Under-staffed intervals", "Over-staffed intervals"),
+        tr("summary"),
+        [tr(f"col_{field}") for field in _LOAD_SUMMARY],
         [(t.calls, t.offered, t.answered, t.abandoned, t.short_abandoned, t.overflowed, t.callbacks,
-          _pct(t.service_level), _secs(t.asa_s), _secs(t.aht_s), _pct(t.abandon_rate),
+          _pct(t.service_level, lang), _secs(t.asa_s, lang), _secs(t.aht_s, lang), _pct(t.abandon_rate, lang),
           report.count(StaffingStatus.UNDER), report.count(StaffingStatus.OVER))],
         table_id="summary",
+        fields=_LOAD_SUMMARY,
     )  # fmt: skip
     calls = stacked_bar_chart(
         "chart-calls",
-        "Calls offered by outcome",
+        tr("chart_calls"),
         labels,
         [
-            ("answered", COLORS["answered"], [b.counters.answered for b in buckets]),
-            ("abandoned", COLORS["abandoned"], [b.counters.abandoned for b in buckets]),
-            ("short abandon", COLORS["short"], [b.counters.short_abandoned for b in buckets]),
+            (tr("series_answered"), COLORS["answered"], [b.counters.answered for b in buckets]),
+            (tr("series_abandoned"), COLORS["abandoned"], [b.counters.abandoned for b in buckets]),
+            (tr("series_short_abandoned"), COLORS["short"], [b.counters.short_abandoned for b in buckets]),
             (
-                "overflow/callback",
+                tr("series_overflow_callback"),
                 COLORS["other"],
                 [b.counters.overflowed + b.counters.callbacks for b in buckets],
             ),
         ],
-        y_label="calls",
+        y_label=tr("axis_calls"),
+        lang=lang,
     )
     marks = [(n, b.status.value) for n, b in enumerate(buckets) if b.status is not StaffingStatus.OK]
+    goal, target = report.options.sl_goal, report.options.target_s
     agents = line_chart(
         "chart-staffing",
-        f"Agents needed (Erlang C, {100 * report.options.sl_goal:.0f} % in {report.options.target_s:.0f} s) vs staffed",
+        tr("chart_staffing", goal=lang.number(100 * goal, 0), target=lang.number(target, 0)),
         labels,
         [
-            ("needed", COLORS["needed"], [b.needed for b in buckets]),
-            ("staffed", COLORS["staffed"], [b.staffed for b in buckets]),
+            (tr("series_needed"), COLORS["needed"], [b.needed for b in buckets]),
+            (tr("series_staffed"), COLORS["staffed"], [b.staffed for b in buckets]),
         ],
-        y_label="agents",
+        y_label=tr("axis_agents"),
         marks=marks,
+        lang=lang,
     )
     sl = line_chart(
         "chart-sl",
-        "Service level",
+        tr("chart_sl"),
         labels,
-        [("service level", COLORS["sl"], [b.counters.service_level for b in buckets])],
-        y_label="answered in target",
+        [(tr("series_service_level"), COLORS["sl"], [b.counters.service_level for b in buckets])],
+        y_label=tr("axis_in_target"),
         percent=True,
         reference=report.options.sl_goal,
+        lang=lang,
     )
     table = _table(
-        "By period",
-        ("Period", "Offered", "Answered", "Abandoned", "SL", "ASA", "AHT", "Needed", "Staffed", "Staffing"),
+        tr("by_period"),
+        [tr(key) for key in ("col_period", "col_offered", "col_answered", "col_abandoned", "col_sl",
+                             "col_period_asa", "col_period_aht", "col_needed", "col_staffed", "col_staffing")],
         [
-            (b.label, b.counters.offered, b.counters.answered, b.counters.abandoned, _pct(b.counters.service_level),
-             _secs(b.counters.asa_s), _secs(b.counters.aht_s), f"{b.needed:.0f}", f"{b.staffed:.1f}", b.status.value)
+            (b.label, b.counters.offered, b.counters.answered, b.counters.abandoned,
+             _pct(b.counters.service_level, lang), _secs(b.counters.asa_s, lang), _secs(b.counters.aht_s, lang),
+             lang.number(b.needed, 0), lang.number(b.staffed, 1), tr(f"staffing_{b.status.value}"))
             for b in buckets
             if b.counters.calls or b.staffed >= 0.05
         ],
@@ -445,7 +499,8 @@ def _load_body(report: LoadReport) -> str:
     return summary + calls + agents + sl + table
 
 
-def _hours_body(report: HoursReport) -> str:
+def _hours_body(report: HoursReport, lang: ReportLanguage) -> str:
+    tr = lang.text
     cells = report.heatmap
     closed = [[False] * 24 for _ in range(7)]
     for (weekday, hour), cell in cells.cells.items():
@@ -453,26 +508,28 @@ def _hours_body(report: HoursReport) -> str:
     total = cells.total_calls
     share = cells.closed_calls / total if total else None
     summary = _table(
-        "Summary",
-        ("Calls", "Calls while closed", "Share while closed", "Weeks in range"),
-        [(total, cells.closed_calls, _pct(share), f"{report.weeks:.1f}")],
+        tr("summary"),
+        [tr("col_calls"), tr("col_closed_calls"), tr("col_closed_share"), tr("col_weeks")],
+        [(total, cells.closed_calls, _pct(share, lang), lang.number(report.weeks, 1))],
         table_id="summary",
+        fields=("calls", "closed_calls", "closed_share", "weeks"),
     )
-    heat = heatmap_chart("chart-heatmap", "Calls by weekday and hour (Kyiv time)", cells.grid(), closed)
+    heat = heatmap_chart("chart-heatmap", tr("chart_heatmap"), cells.grid(), closed, lang=lang)
     suggestions = report.suggestions
-    labels = [f"{WEEKDAYS[s.weekday]} {s.hour:02d}:00" for s in suggestions]
+    labels = [f"{lang.weekday(s.weekday)} {s.hour:02d}:00" for s in suggestions]
     bars = hbar_chart(
         "chart-add-hours",
-        "Closed hours worth opening: callers per week",
-        labels or ["(none)"],
-        [("callers per week", COLORS["needed"], [s.per_week for s in suggestions] or [0.0])],
-        unit="/wk",
+        tr("chart_add_hours"),
+        labels or [tr("none")],
+        [(tr("series_per_week"), COLORS["needed"], [s.per_week for s in suggestions] or [0.0])],
+        unit=tr("unit_per_week"),
+        lang=lang,
     )
     table = _table(
-        "Hours to add",
-        ("Rank", "Weekday", "Hour", "Callers in range", "Callers per week"),
+        tr("hours_to_add"),
+        [tr("col_rank"), tr("col_weekday"), tr("col_hour"), tr("col_callers"), tr("col_per_week")],
         [
-            (n, WEEKDAYS[s.weekday], f"{s.hour:02d}:00", s.callers, f"{s.per_week:.1f}")
+            (n, lang.weekday(s.weekday), f"{s.hour:02d}:00", s.callers, lang.number(s.per_week, 1))
             for n, s in enumerate(suggestions, 1)
         ],
         table_id="hours-to-add",
@@ -480,32 +537,43 @@ def _hours_body(report: HoursReport) -> str:
     return summary + heat + bars + table
 
 
-def _agents_body(report: AgentsReport) -> str:
+def _agents_body(report: AgentsReport, lang: ReportLanguage) -> str:
+    tr = lang.text
     rows = report.rows
     labels = [r.agent for r in rows]
     series: list[Series] = [
-        ("handling calls", COLORS["handling"], [r.handling_s / 3600 for r in rows]),
-        ("available", COLORS["available"], [r.available_s / 3600 for r in rows]),
+        (tr("series_handling"), COLORS["handling"], [r.handling_s / 3600 for r in rows]),
+        (tr("series_available"), COLORS["available"], [r.available_s / 3600 for r in rows]),
     ]
     for n, reason in enumerate(report.reasons):
         colour = _BREAK_COLORS[n % len(_BREAK_COLORS)]
-        series.append((f"break: {reason}", colour, [r.paused_s.get(reason, 0.0) / 3600 for r in rows]))
-    time_chart = hbar_chart("chart-agent-time", "Logged-in time by activity", labels or ["(none)"],
-                            series if rows else [("none", "#e0e0e0", [0.0])], unit="h")  # fmt: skip
+        series.append(
+            (
+                tr("series_break", reason=lang.reason(reason)),
+                colour,
+                [r.paused_s.get(reason, 0.0) / 3600 for r in rows],
+            )
+        )
+    time_chart = hbar_chart("chart-agent-time", tr("chart_agent_time"), labels or [tr("none")],
+                            series if rows else [(tr("series_nothing"), "#e0e0e0", [0.0])], unit=tr("unit_hours"),
+                            lang=lang)  # fmt: skip
     handled = hbar_chart(
         "chart-agent-calls",
-        "Calls handled",
-        labels or ["(none)"],
-        [("handled", COLORS["answered"], [float(r.handled) for r in rows] or [0.0])],
-        unit="calls",
+        tr("chart_agent_calls"),
+        labels or [tr("none")],
+        [(tr("series_handled"), COLORS["answered"], [float(r.handled) for r in rows] or [0.0])],
+        unit=tr("unit_calls"),
+        lang=lang,
     )
     table = _table(
-        "Agents",
-        ("Agent", "Sessions", "Logged in", *(f"Break: {r}" for r in report.reasons), "Available", "Handled",
-         "AHT", "Ring no answer"),
+        tr("agents_table"),
+        [tr("col_agent"), tr("col_sessions"), tr("col_logged_in"),
+         *(tr("col_break", reason=lang.reason(r)) for r in report.reasons), tr("col_available"), tr("col_handled"),
+         tr("col_agent_aht"), tr("col_no_answers")],
         [
-            (r.agent, r.sessions, _hours(r.logged_in_s), *(_hours(r.paused_s.get(x, 0.0)) for x in report.reasons),
-             _hours(r.available_s), r.handled, _secs(r.aht_s), r.no_answers)
+            (r.agent, r.sessions, _hours(r.logged_in_s, lang),
+             *(_hours(r.paused_s.get(x, 0.0), lang) for x in report.reasons),
+             _hours(r.available_s, lang), r.handled, _secs(r.aht_s, lang), r.no_answers)
             for r in rows
         ],
         table_id="agents",
@@ -513,23 +581,26 @@ def _agents_body(report: AgentsReport) -> str:
     return time_chart + handled + table
 
 
-TITLES = {"load": "Load and staffing", "hours": "Working hours", "agents": "Agents"}
+#: The reports' names in English (the CLI's; a page takes them from its ``ReportLanguage``).
+TITLES = {kind: ENGLISH_TEXTS[f"title_{kind}"] for kind in ("load", "hours", "agents")}
 
 
-def report_title(report: Report) -> str:
-    queue = "whole line" if report.queue == "*" else f"queue {report.queue}"
-    return f"{TITLES[report.kind]} — {queue}, {report.range.label()}"
+def report_title(report: Report, lang: ReportLanguage = ENGLISH) -> str:
+    """The report's heading: its name, the queue (or the whole line) and the range."""
+    queue = lang.text("whole_line") if report.queue == "*" else lang.text("one_queue", queue=report.queue)
+    span = lang.text("range", first=lang.day(report.range.first), last=lang.day(report.range.last))
+    return lang.text("report_heading", title=lang.text(f"title_{report.kind}"), queue=queue, range=span)
 
 
-def report_body(report: Report) -> str:
+def report_body(report: Report, lang: ReportLanguage = ENGLISH) -> str:
     """The report's summary, charts and tables as an HTML fragment (shared by file and page)."""
     if isinstance(report, LoadReport):
-        inner = _load_body(report)
+        inner = _load_body(report, lang)
     elif isinstance(report, HoursReport):
-        inner = _hours_body(report)
+        inner = _hours_body(report, lang)
     else:
-        inner = _agents_body(report)
-    return f'<section class="report report-{report.kind}" aria-label="{_e(report_title(report))}">{inner}</section>'
+        inner = _agents_body(report, lang)
+    return f'<section class="report report-{report.kind}" aria-label="{_e(report_title(report, lang))}">{inner}</section>'
 
 
 REPORT_CSS = """

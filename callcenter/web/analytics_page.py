@@ -6,6 +6,11 @@ server-side, inside a small form; ``GET /analytics/export.csv`` and ``/analytics
 download the report as the CLI would write it. Plain GET forms, no JavaScript: nothing here
 changes state, so no CSRF token is involved. Supervisors and admins only.
 
+The page is in Ukrainian by default and in English with ``?lang=en`` (remembered in the ``cc_lang``
+cookie), as the agent desk is: its texts, the report's included (``callcenter.reports_text``),
+are in ``static/analytics.i18n.json``; Ukrainian writes dates as 04.03.2026 and decimals with a
+comma. The downloads stay as the CLI writes them.
+
 Wiring (composition root): ``setup_analytics(app)`` adds the routes and the page state under the
 typed key ``ANALYTICS``; the data is read from ``app[DB_POOL]`` unless a source is passed.
 """
@@ -13,10 +18,13 @@ typed key ``ANALYTICS``; the data is read from ``app[DB_POOL]`` unless a source 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from string import Template
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -35,9 +43,11 @@ from callcenter.reports import (
     parse_range,
     report_csv,
 )
-from callcenter.reports_svg import TITLES, report_body, report_document, report_title
+from callcenter.reports_svg import report_body, report_document, report_title
+from callcenter.reports_text import ReportLanguage
 from callcenter.storage.users import Role
 from callcenter.web.auth import public, requires
+from callcenter.web.auth_pages import LANG_COOKIE, language_of, language_switch
 from callcenter.web.keys import DB_POOL
 from callcenter.web.static_files import read_static as _read
 
@@ -111,6 +121,36 @@ async def _build(request: web.Request, query: _Query) -> Report:
     return await build_report(query.kind, _source(request), rng, query.queue or ALL, options)
 
 
+@cache
+def _texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(_read("analytics.i18n.json"))
+    return texts
+
+
+@cache
+def _language(lang: str) -> ReportLanguage:
+    return ReportLanguage(_texts()[lang])
+
+
+def _range_error(query: _Query, lang: ReportLanguage) -> str | None:
+    """Why the page's range cannot be reported, in the page's language (None: it can).
+
+    The same rules as ``parse_range``, checked here so the reason reads in the page's words.
+    """
+    days: dict[str, date] = {}
+    for name, text in (("from", query.date_from), ("to", query.date_to)):
+        try:
+            days[name] = date.fromisoformat(text.strip())
+        except ValueError:
+            return lang.text("error_date", field=lang.text(f"field_{name}"), value=text)
+    first, last = days["from"], days["to"]
+    if last < first:
+        return lang.text("error_order", first=lang.day(first), last=lang.day(last))
+    if (length := (last - first).days + 1) > PAGE_MAX_DAYS:
+        return lang.text("error_too_long", days=length, max_days=PAGE_MAX_DAYS)
+    return None
+
+
 def _options_html(values: list[tuple[str, str]], selected: str) -> str:
     return "".join(
         f'<option value="{html.escape(v)}"{" selected" if v == selected else ""}>{html.escape(label)}</option>'
@@ -119,8 +159,6 @@ def _options_html(values: list[tuple[str, str]], selected: str) -> str:
 
 
 def _export_query(query: _Query) -> str:
-    from urllib.parse import urlencode
-
     params = {"report": query.kind, "from": query.date_from, "to": query.date_to}
     if query.queue:
         params["queue"] = query.queue
@@ -130,31 +168,45 @@ def _export_query(query: _Query) -> str:
 @routes.get("/analytics")
 @requires(Role.SUPERVISOR)
 async def analytics_page(request: web.Request) -> web.Response:
-    """The page: the form, then the report or the reason there is none."""
+    """The page: the form, then the report or the reason there is none (Ukrainian; ``?lang=en``)."""
+    lang_code = language_of(request)
+    lang = _language(lang_code)
     query = _query(request)
-    status = 200
-    try:
-        report = await _build(request, query)
-        content = report_body(report)
-        heading = report_title(report)
-    except ValidationError as exc:
-        status = 400
-        content = f'<p class="error" role="alert">{html.escape(str(exc))}</p>'
-        heading = "Analytics"
+    kind = request.query.get("report", "load")
+    error = lang.text("error_report", value=kind) if kind not in KINDS else _range_error(query, lang)
+    if error is None:
+        try:
+            report = await _build(request, query)
+        except ValidationError as exc:  # a rule the page does not know the words for
+            error = lang.text("error_other", message=str(exc))
+    if error is None:
+        status, content, heading = 200, report_body(report, lang), report_title(report, lang)
+    else:
+        status, heading = 400, lang.text("title")
+        content = f'<p class="error" role="alert">{html.escape(error)}</p>'
     try:
         queues = await _source(request).queues()
     except Exception:  # the form still works with the whole line only
         queues = []
+    other, switch_href = language_switch(request, lang_code)
     body = Template(_read("analytics.html")).substitute(
-        title=html.escape(heading),
-        report_options=_options_html([(k, TITLES[k]) for k in KINDS], query.kind),
-        queue_options=_options_html([("", "whole line"), *((q, q) for q in queues)], query.queue or ""),
+        {key: html.escape(value) for key, value in lang.texts.items()},
+        lang=lang_code,
+        other_lang_code=other,
+        switch_href=html.escape(switch_href),
+        heading=html.escape(heading),
+        report_options=_options_html([(k, lang.text(f"title_{k}")) for k in KINDS], query.kind),
+        queue_options=_options_html(
+            [("", lang.text("whole_line")), *((q, q) for q in queues)], query.queue or ""
+        ),
         date_from=html.escape(query.date_from),
         date_to=html.escape(query.date_to),
         export=html.escape(_export_query(query)),
         content=content,
     )
-    return web.Response(text=body, status=status, content_type="text/html", headers=PAGE_HEADERS)
+    response = web.Response(text=body, status=status, content_type="text/html", headers=PAGE_HEADERS)
+    response.set_cookie(LANG_COOKIE, lang_code, max_age=365 * 24 * 3600, samesite="Lax", path="/")
+    return response
 
 
 @routes.get("/analytics/export.{fmt:csv|html}")

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import html
 from string import Template
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
 from callcenter.storage.users import User
 from callcenter.web.static_files import read_static as _read
 
-__all__ = ["LANGUAGES", "STATIC_FILES", "language_of", "render_account", "render_login", "static_file"]
+__all__ = [
+    "LANGUAGES",
+    "STATIC_FILES",
+    "language_of",
+    "language_switch",
+    "render_account",
+    "render_login",
+    "static_file",
+]
 
 LANG_COOKIE = "cc_lang"
 LANGUAGES = ("uk", "en")
@@ -87,6 +95,14 @@ def language_of(request: web.Request) -> str:
         if candidate in LANGUAGES:
             return candidate
     return "uk"
+
+
+def language_switch(request: web.Request, lang: str) -> tuple[str, str]:
+    """The other language's code, and this page's address in it: the same query (the report or
+    period being looked at), ``lang`` replaced."""
+    other = next(code for code in LANGUAGES if code != lang)
+    query = [(key, value) for key, value in request.query.items() if key != "lang"]
+    return other, "?" + urlencode([*query, ("lang", other)])
 
 
 def _page(template_name: str, lang: str, values: dict[str, str]) -> web.Response:

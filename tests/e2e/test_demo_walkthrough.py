@@ -265,13 +265,17 @@ def shoot(page: Page, name: str) -> None:
     page.screenshot(path=str(IMG_DIR / f"{name}.png"))
 
 
-def summary_value(page: Page, column: str) -> int:
-    """A whole number from the analytics summary table (0 when the table is not there)."""
-    headers = page.locator("table#summary thead th").all_inner_texts()
-    if column not in headers:
+def summary_value(page: Page, field: str) -> int:
+    """A whole number from the analytics summary table (0 when the table is not there).
+
+    The column is found by its ``data-field`` (``answered``, ``calls``…), the same in the page's
+    Ukrainian and English."""
+    headers = page.locator("table#summary thead th")
+    fields = [headers.nth(n).get_attribute("data-field") for n in range(headers.count())]
+    if field not in fields:
         return 0
     cells = page.locator("table#summary tbody tr").first.locator("td").all_inner_texts()
-    text = cells[headers.index(column)].strip()
+    text = cells[fields.index(field)].strip()
     return int(text) if text.isdigit() else 0
 
 
@@ -389,18 +393,18 @@ def walk_first_run(browser: Browser, demo: Demo, problems: list[str]) -> tuple[s
 
     def answered_today() -> bool:
         analytics.goto(today_url)
-        return summary_value(analytics, "Answered") > 0
+        return summary_value(analytics, "answered") > 0
 
     if open_page(analytics, today_url, "supervisor", problems):
         if not wait_until(answered_today, deadline, step_s=3.0):
             problems.append(
                 f"{today_url} as supervisor: no answered call in the summary {LIVE_WITHIN_S:.0f} s after "
-                f"the start (calls ended: {summary_value(analytics, 'Calls')})"
+                f"the start (calls ended: {summary_value(analytics, 'calls')})"
             )
         elif analytics.locator("svg.chart rect.bar").count() == 0:
             problems.append(f"{today_url} as supervisor: the charts draw no bars")
         shoot(analytics, "supervisor-analytics")
-    calls_today = summary_value(analytics, "Calls")
+    calls_today = summary_value(analytics, "calls")
     # The supervisor's other pages: topic trends and alerts, and the official report.
     for path, picture in (
         ("/content", "supervisor-content"),
@@ -409,7 +413,7 @@ def walk_first_run(browser: Browser, demo: Demo, problems: list[str]) -> tuple[s
         if open_page(analytics, f"{demo.base}{path}", "supervisor", problems):
             shoot(analytics, picture)
     if open_page(analytics, f"{demo.base}/analytics", "supervisor", problems):
-        if summary_value(analytics, "Calls") == 0:
+        if summary_value(analytics, "calls") == 0:
             problems.append(
                 f"{demo.base}/analytics as supervisor: opened as the README says, it shows no call "
                 f"(range {analytics.locator('h1').inner_text()!r}) while today's calls are in the data"
@@ -428,7 +432,7 @@ def walk_first_run(browser: Browser, demo: Demo, problems: list[str]) -> tuple[s
 def calls_on(page: Page, demo: Demo, day: str) -> int:
     """Ended calls of ``day`` in the analytics summary."""
     page.goto(f"{demo.base}/analytics?from={day}&to={day}")
-    return summary_value(page, "Calls")
+    return summary_value(page, "calls")
 
 
 @pytest.mark.timeout(300)

@@ -1,20 +1,27 @@
-"""The self-contained HTML reports rendered in a real browser (Debian's Chromium through Playwright)."""
+"""The reports in a real browser (Debian's Chromium through Playwright): the self-contained HTML
+files, and the supervisors' analytics page in Ukrainian and English."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from playwright.sync_api import Page, expect
 
 from callcenter.analytics.hours import KYIV
 from callcenter.reports import LoadReport, Report, ReportKind, build_report, parse_range
 from callcenter.reports_svg import report_document
-from tests.e2e.browser_support import chromium_page
+from callcenter.storage.users import Role
+from callcenter.web.analytics_page import AnalyticsPageState, setup_analytics
+from tests.conftest import TestDatabase
+from tests.e2e.browser_support import AppThread, chromium_page, open_pool, sign_in
+from tests.integration.test_auth_support import add_user, make_app
 from tests.unit.test_reports_support import MemorySource, synthetic_days
 
 pytestmark = pytest.mark.browser
@@ -100,3 +107,59 @@ def test_load_chart_bars_grow_with_the_calls(source: MemorySource, page: Page, t
         rel=0.05,
     )  # fmt: skip
     page.screenshot(path=str(tmp_path / "load-day.png"))
+
+
+def test_analytics_page_in_ukrainian_then_english(
+    source: MemorySource, test_database: TestDatabase, page: Page
+) -> None:
+    """The page opens in Ukrainian (KPI names, dd.mm.yyyy, decimal comma) with its charts drawn, and
+    its language link shows the same report, figures unchanged, in English."""
+    report = _build("load", source, "2026-03-02", "2026-03-08")
+    assert isinstance(report, LoadReport)
+    totals = report.totals
+    assert totals.answered > 0 and totals.service_level is not None
+    sl = f"{100 * totals.service_level:.1f}"
+
+    async def build(stack: contextlib.AsyncExitStack) -> tuple[web.Application, None]:
+        pool = await open_pool(test_database, stack)
+        await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
+        await add_user(pool, "sup.analytics", Role.SUPERVISOR)
+        app = make_app(pool)
+        setup_analytics(
+            app, AnalyticsPageState(source=source, now=lambda: datetime(2026, 3, 9, 8, tzinfo=UTC))
+        )
+        return app, None
+
+    def summary(field: str) -> str:
+        return page.locator(f'table#summary th[data-field="{field}"]').inner_text()
+
+    def summary_cell(field: str) -> str:
+        headers = page.locator("table#summary thead th")
+        fields = [headers.nth(n).get_attribute("data-field") for n in range(headers.count())]
+        return page.locator("table#summary tbody td").nth(fields.index(field)).inner_text()
+
+    with AppThread(build) as server:
+        url = f"{server.url}/analytics?report=load&from=2026-03-02&to=2026-03-08"
+        sign_in(page, url, "sup.analytics")
+        expect(page.locator("html")).to_have_attribute("lang", "uk")
+        expect(page.locator("h1")).to_have_text(
+            "Навантаження й укомплектованість — уся лінія, 02.03.2026 – 08.03.2026"
+        )
+        expect(page.locator("label[for=report]")).to_have_text("Звіт")
+        assert summary("service_level") == "Рівень обслуговування"
+        assert summary("aht") == "Середній час обробки"
+        assert summary("abandon_rate") == "Частка пропущених"
+        assert summary_cell("answered") == str(totals.answered)
+        assert summary_cell("service_level") == f"{sl.replace('.', ',')} %"
+        bars = page.locator("svg#chart-calls rect.bar")
+        assert bars.count() > 0
+        expect(bars.first).to_be_visible()
+        expect(page.locator("svg#chart-calls")).to_contain_text("прийнято")
+
+        page.locator("#lang-switch").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("h1")).to_have_text("Load and staffing — whole line, 2026-03-02 – 2026-03-08")
+        assert summary("service_level") == "Service level"
+        assert summary_cell("answered") == str(totals.answered)
+        assert summary_cell("service_level") == f"{sl} %"
+        expect(page.locator("#lang-switch")).to_have_text("Українською")
