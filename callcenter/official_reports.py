@@ -82,8 +82,13 @@ def _month_end(year: int, month: int) -> date:
 
 
 def parse_period(text: str) -> Period:
-    """``2026-10`` (a month) or ``2026-Q3`` (a quarter)."""
+    """``2026-10`` (a month) or ``2026-Q3`` (a quarter), in the years 1900-2999."""
     text = text.strip()
+    year_match = _MONTH.match(text) or _QUARTER.match(text)
+    if year_match and not 1900 <= int(year_match.group(1)) <= 2999:
+        # Year 0 is no date at all and 9999-12 overflows the month's end: refuse them here,
+        # so no caller has to (the web routes did, each on its own).
+        raise ValidationError(f"the year of {text!r} is outside 1900-2999", field="period")
     if match := _MONTH.match(text):
         year, month = int(match.group(1)), int(match.group(2))
         if not 1 <= month <= 12:

@@ -95,7 +95,7 @@ def test_periods_parse_and_bad_ones_are_refused() -> None:
     q = parse_period("2026-q1")
     assert (q.label, q.first, q.last, q.kind) == ("2026-Q1", date(2026, 1, 1), date(2026, 3, 31), "quarter")
     assert parse_period("2024-02").last == date(2024, 2, 29)
-    for bad in ("2026-13", "2026-Q5", "october", ""):
+    for bad in ("2026-13", "2026-Q5", "october", "", "0000-01", "9999-12", "0000-Q1"):
         with pytest.raises(ValidationError):
             parse_period(bad)
 
