@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import random
 import re
@@ -162,6 +163,15 @@ def rss_kib() -> int:
     return 0
 
 
+def object_counts() -> dict[str, int]:
+    """Live objects by type name (gc-tracked ones): what grows between two calls is a lead."""
+    counts: dict[str, int] = {}
+    for obj in gc.get_objects():
+        name = type(obj).__qualname__
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 async def backend_child(config: dict[str, Any]) -> None:
     """Run the backend; answer ``stats`` lines on stdin with one JSON line on stdout."""
     from callcenter.app import open_database, start_runtime
@@ -196,6 +206,7 @@ async def backend_child(config: dict[str, Any]) -> None:
     if config.get("trace_memory"):
         tracemalloc.start(1)
         baseline = tracemalloc.take_snapshot()
+    counts_before = object_counts() if config.get("object_counts") else None
     cpu_mark = (time.process_time(), time.monotonic())
     lag = LoopLag()
     lag_task = asyncio.ensure_future(lag.run())
@@ -236,6 +247,12 @@ async def backend_child(config: dict[str, Any]) -> None:
                     [str(g.traceback[0].filename).removeprefix(str(ROOT) + "/"), g.size_diff / 1024]
                     for g in growth
                 ]
+            if counts_before is not None:
+                counts_now = object_counts()
+                growth_n = sorted(
+                    ((counts_now[k] - counts_before.get(k, 0), k) for k in counts_now), reverse=True
+                )[:8]
+                stats["object_growth"] = [[k, n] for n, k in growth_n]
             print(json.dumps(stats), flush=True)
     lag_task.cancel()
 
@@ -323,7 +340,13 @@ async def soak(args: argparse.Namespace) -> int:
         str(SCRIPT),
         "--backend-child",
         json.dumps(
-            {"dsn": dsn, "ami_port": pbx.ami.port, "folder": str(folder), "trace_memory": args.trace_memory}
+            {
+                "dsn": dsn,
+                "ami_port": pbx.ami.port,
+                "folder": str(folder),
+                "trace_memory": args.trace_memory,
+                "object_counts": args.object_counts,
+            }
         ),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -403,6 +426,11 @@ async def soak(args: argparse.Namespace) -> int:
                 f"{kinds.count('abandoned'):>8} {kinds.count('lost'):>5}",
                 flush=True,
             )
+            if "object_growth" in stats:
+                print(
+                    "      objects grown since start:",
+                    ", ".join(f"{k} {n:+d}" for k, n in stats["object_growth"]),
+                )
             if feeder.done() and (all(c.done() for c in calls) or minute * 60 >= drain_end):
                 break
         if "growth_kib" in stats:
@@ -481,6 +509,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--trace-memory", action="store_true", help="tracemalloc in the backend (slow): where memory grows"
+    )
+    parser.add_argument(
+        "--object-counts",
+        action="store_true",
+        help="print the backend's live objects that grew most, by type, each minute",
     )
     parser.add_argument("--database-url", default="", help="PostgreSQL server (default: embedded)")
     parser.add_argument("--backend-child", default="", help=argparse.SUPPRESS)
