@@ -11,17 +11,20 @@
 * ``GET /reports/official?period=2026-10|2026-Q3`` — the official report's printable page, and
   ``/reports/official.csv?period=…`` its CSV (``callcenter.official_reports``, as the CLI writes).
 
-Supervisors and admins only. The only script (``content.js``) sends the acknowledgement with the
-``X-CSRF-Token`` header and reloads the alert list. Wiring: ``setup(app)`` (data from
-``app[DB_POOL]``; a clock can be passed for tests).
+Supervisors and admins only. The page is in Ukrainian by default, in English with ``?lang=en``
+(texts in ``static/content.i18n.json``). The only script (``content.js``) sends the
+acknowledgement with the ``X-CSRF-Token`` header and marks the alert done. Wiring:
+``setup(app)`` (data from ``app[DB_POOL]``; a clock can be passed for tests).
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from string import Template
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,10 +34,12 @@ from aiohttp import web
 from callcenter.analytics.spikes import Trends, topic_trends
 from callcenter.errors import ValidationError
 from callcenter.reports_svg import line_chart
+from callcenter.reports_text import ENGLISH_TEXTS, ReportLanguage
 from callcenter.storage.content import ContentAlert, ContentAlertStore, registered_topics
 from callcenter.storage.surveys import SurveyStore, SurveySummary
 from callcenter.storage.users import Role
 from callcenter.web.auth import current_user, public, requires
+from callcenter.web.auth_pages import LANG_COOKIE, language_of, language_switch
 from callcenter.web.errors import error_response
 from callcenter.web.keys import DB_POOL
 from callcenter.web.static_files import read_static as _read
@@ -201,80 +206,156 @@ async def surveys_api(request: web.Request) -> web.Response:
 
 
 # ---- the page -----------------------------------------------------------------------------------
+# Ukrainian by default, English with ``?lang=en`` (the ``cc_lang`` cookie remembers it), as on the
+# agent desk: every word is in ``static/content.i18n.json``.
+
+
+@cache
+def _page_texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(_read("content.i18n.json"))
+    return texts
+
+
+#: What ``content.js`` says after a click.
+_SCRIPT_TEXTS = ("acknowledged_by", "ack_done", "ack_failed")
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The page's texts in one language, and its way of writing numbers and days."""
+
+    texts: dict[str, str]
+
+    def __call__(self, key: str, **values: object) -> str:
+        return self.texts[key].format(**values) if values else self.texts[key]
+
+    def number(self, value: float, digits: int) -> str:
+        return f"{value:.{digits}f}".replace(".", self.texts["decimal_mark"])
+
+    def day(self, value: date) -> str:
+        return value.strftime(self.texts["date_format"])
+
+    def label(self, label: str) -> str:
+        """A trend label (``2026-11-20`` or ``2026-W47``) in the page's words."""
+        if "-W" in label:
+            year, week = label.split("-W")
+            return self("week_label", year=year, week=week)
+        return self.day(date.fromisoformat(label))
+
+    def chart_language(self) -> ReportLanguage:
+        # A line chart writes only numbers (its words are passed in): the CLI's texts with this
+        # page's decimal mark.
+        return ReportLanguage(ENGLISH_TEXTS | {"decimal_mark": self.texts["decimal_mark"]})
 
 
 def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _alerts_html(alerts: list[ContentAlert], names: dict[str, str]) -> str:
+def _query_error(request: web.Request, exc: ValidationError, t: _Words) -> str:
+    """Why ``_query`` refused the page's query, in the page's words (the same rules, in order)."""
+    today = request.app[CONTENT].now().astimezone(KYIV).date()
+    days: dict[str, date] = {}
+    for name in ("to", "from"):
+        text = request.query.get(name)
+        if not text:
+            days[name] = today if name == "to" else days["to"] - timedelta(days=27)
+            continue
+        try:
+            days[name] = date.fromisoformat(text)
+        except ValueError:
+            return t("error_date", field=t(f"field_{name}"), value=text)
+        if not _EARLIEST <= days[name] <= _LATEST:
+            return t(
+                "error_date_range", field=t(f"field_{name}"), earliest=t.day(_EARLIEST), latest=t.day(_LATEST)
+            )
+    if days["from"] > days["to"]:
+        return t("error_order")
+    if (days["to"] - days["from"]).days >= MAX_DAYS:
+        return t("error_too_long", max_days=MAX_DAYS)
+    if exc.field == "granularity":
+        return t("error_granularity")
+    return t("error_other", message=str(exc))
+
+
+def _alerts_html(alerts: list[ContentAlert], names: dict[str, str], t: _Words) -> str:
     if not alerts:
-        return '<p id="no-alerts">No spikes found in the last two weeks.</p>'
+        return f'<p id="no-alerts">{_e(t("no_alerts"))}</p>'
     rows = []
     for a in alerts:
         state = (
-            f"acknowledged by {_e(a.acknowledged_by)}"
+            _e(t("acknowledged_by", login=a.acknowledged_by))
             if a.acknowledged_at
-            else f'<button type="button" class="ack" data-alert="{a.id}">Acknowledge</button>'
+            else f'<button type="button" class="ack" data-alert="{a.id}">{_e(t("acknowledge"))}</button>'
         )
         rows.append(
-            f'<tr id="alert-{a.id}" class="{"done" if a.acknowledged_at else "open"}"><td>{_e(a.day.isoformat())}</td>'
+            f'<tr id="alert-{a.id}" class="{"done" if a.acknowledged_at else "open"}"><td>{_e(t.day(a.day))}</td>'
             f"<td>{_e(a.topic)} {_e(names.get(a.topic, ''))}</td><td>{_e(a.locality)}</td>"
-            f"<td>{a.count}</td><td>{a.expected:.1f}</td><td>{state}</td></tr>"
+            f"<td>{a.count}</td><td>{_e(t.number(a.expected, 1))}</td><td>{state}</td></tr>"
         )
+    head = "".join(
+        f'<th scope="col">{_e(t(key))}</th>'
+        for key in ("col_day", "col_topic", "col_locality", "col_appeals", "col_usual")
+    )
     return (
-        '<table id="alerts"><caption>Spike alerts (topics suddenly frequent in one locality)</caption>'
-        '<thead><tr><th scope="col">Day</th><th scope="col">Topic</th><th scope="col">Locality</th>'
-        '<th scope="col">Appeals</th><th scope="col">Usual</th><th scope="col"></th></tr></thead>'
+        f'<table id="alerts"><caption>{_e(t("alerts_caption"))}</caption>'
+        f'<thead><tr>{head}<th scope="col"></th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def _trend_html(trends: Trends, names: dict[str, str], where: str) -> str:
+def _trend_html(trends: Trends, names: dict[str, str], where: str, t: _Words) -> str:
     if not trends.series:
-        return '<p id="no-trend">No registered appeals with a topic in this range.</p>'
+        return f'<p id="no-trend">{_e(t("no_trend"))}</p>'
     series = [
         (
-            f"{t} {names.get(t, 'other topics' if t == 'other' else '')}"[:28],
+            f"{code} {names.get(code, t('other_topics') if code == 'other' else '')}"[:28],
             _COLOURS[n % 7],
             [float(v) for v in c],
         )
-        for n, (t, c) in enumerate(trends.series.items())
+        for n, (code, c) in enumerate(trends.series.items())
     ]
+    labels = [t.label(label) for label in trends.labels]
+    title = t("trend_title", where=where)
     chart = line_chart(
-        "chart-trends", f"Appeals by topic — {where}", list(trends.labels), series, y_label="appeals"
+        "chart-trends", title, labels, series, y_label=t("axis_appeals"), lang=t.chart_language()
     )
-    head = "".join(f'<th scope="col">{_e(t)}</th>' for t in trends.series)
+    head = "".join(f'<th scope="col">{_e(code)}</th>' for code in trends.series)
     body = "".join(
         f"<tr><td>{_e(label)}</td>" + "".join(f"<td>{c[n]}</td>" for c in trends.series.values()) + "</tr>"
-        for n, label in enumerate(trends.labels)
+        for n, label in enumerate(labels)
     )
     table = (
-        f'<table id="trend-table"><caption>Appeals by topic — {_e(where)}</caption><thead><tr>'
-        f'<th scope="col">Period</th>{head}</tr></thead><tbody>{body}</tbody></table>'
+        f'<table id="trend-table"><caption>{_e(title)}</caption><thead><tr>'
+        f'<th scope="col">{_e(t("col_period"))}</th>{head}</tr></thead><tbody>{body}</tbody></table>'
     )
     return chart + table
 
 
-def _surveys_html(overall: SurveySummary, agents: dict[str, SurveySummary]) -> str:
+def _surveys_html(overall: SurveySummary, agents: dict[str, SurveySummary], t: _Words) -> str:
     def row(name: str, s: SurveySummary) -> str:
-        average = "—" if s.average_rating is None else f"{s.average_rating:.2f}"
+        average = "—" if s.average_rating is None else t.number(s.average_rating, 2)
         share = "—" if s.resolved_share is None else f"{100 * s.resolved_share:.0f} %"
-        return f"<tr><td>{_e(name)}</td><td>{s.surveys}</td><td>{s.completed}</td><td>{average}</td><td>{share}</td></tr>"
+        return f"<tr><td>{_e(name)}</td><td>{s.surveys}</td><td>{s.completed}</td><td>{_e(average)}</td><td>{share}</td></tr>"
 
-    rows = row("All surveys", overall) + "".join(row(agent, s) for agent, s in agents.items())
+    rows = row(t("all_surveys"), overall) + "".join(row(agent, s) for agent, s in agents.items())
+    head = "".join(
+        f'<th scope="col">{_e(t(key))}</th>'
+        for key in ("col_agent", "col_surveys", "col_completed", "col_rating", "col_resolved")
+    )
     return (
-        '<table id="surveys"><caption>Service surveys (rating 1–5, question resolved)</caption>'
-        '<thead><tr><th scope="col">Agent</th><th scope="col">Surveys</th><th scope="col">Completed</th>'
-        f'<th scope="col">Average rating</th><th scope="col">Resolved</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<table id="surveys"><caption>{_e(t("surveys_caption"))}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
 
 @routes.get("/content")
 @requires(Role.SUPERVISOR)
 async def content_page(request: web.Request) -> web.Response:
-    """The page: filter form, trend chart, localities, alerts, surveys."""
+    """The page: filter form, trend chart, localities, alerts, surveys (Ukrainian; ``?lang=en``)."""
     state = request.app[CONTENT]
+    lang = language_of(request)
+    t = _Words(_page_texts()[lang])
     status = 200
     try:
         query = _query(request)
@@ -282,11 +363,11 @@ async def content_page(request: web.Request) -> web.Response:
         status = 400
         today = state.now().astimezone(KYIV).date()
         query = _Query(today - timedelta(days=27), today, None, "day")
-        error = f'<p class="error" role="alert">{_e(exc)}</p>'
+        error = f'<p class="error" role="alert">{_e(_query_error(request, exc, t))}</p>'
     else:
         error = ""
     trends = await _trends(request, query)
-    where = query.locality or "whole region"
+    where = query.locality or t("whole_region")
     pool = request.app[DB_POOL]
     alerts = await ContentAlertStore(pool).alerts(
         since=state.now().astimezone(KYIV).date() - timedelta(days=14)
@@ -298,18 +379,31 @@ async def content_page(request: web.Request) -> web.Response:
         f'<option value="{_e(name)}"{" selected" if name == query.locality else ""}>{_e(name)} ({count})</option>'
         for name, count in trends.localities.items()
     )
+    other, switch_href = language_switch(request, lang)
+    # The script's texts travel as JSON in a non-executable block (allowed by the CSP); "<" is
+    # escaped so no text can close the block.
+    script_texts = json.dumps({k: t.texts[k] for k in _SCRIPT_TEXTS}, ensure_ascii=False).replace(
+        "<", "\\u003c"
+    )
     body = Template(_read("content.html")).substitute(
+        {key: _e(value) for key, value in t.texts.items()},
+        lang=lang,
+        other_lang_code=other,
+        switch_href=_e(switch_href),
+        texts_json=script_texts,
         date_from=_e(query.first.isoformat()),
         date_to=_e(query.last.isoformat()),
         locality_options=localities,
         day_selected=" selected" if query.granularity == "day" else "",
         week_selected=" selected" if query.granularity == "week" else "",
         error=error,
-        alerts=_alerts_html(alerts, state.topic_names),
-        trend=_trend_html(trends, state.topic_names, where),
-        surveys=_surveys_html(await store.summary(since, until), await store.per_agent(since, until)),
+        alerts=_alerts_html(alerts, state.topic_names, t),
+        trend=_trend_html(trends, state.topic_names, where, t),
+        surveys=_surveys_html(await store.summary(since, until), await store.per_agent(since, until), t),
     )
-    return web.Response(text=body, status=status, content_type="text/html", headers=PAGE_HEADERS)
+    response = web.Response(text=body, status=status, content_type="text/html", headers=PAGE_HEADERS)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", path="/")
+    return response
 
 
 @routes.get("/static/content/{name:content\\.(css|js)}")

@@ -59,18 +59,39 @@ def page() -> Iterator[Page]:
 
 
 def test_supervisor_acknowledges_a_spike_and_sees_the_trend(base_url: str, page: Page) -> None:
-    """After signing in, the trend chart is drawn and Acknowledge marks the alert done without a reload."""
+    """After signing in, the page is Ukrainian with its trend drawn; Підтвердити marks the alert done
+    without a reload; the language link shows the same page in English."""
     sign_in(page, f"{base_url}/content?from=2026-11-18&to=2026-11-24", "sup.browser")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("h1")).to_have_text("Контент-аналіз звернень")
+    expect(page.locator("#trend-heading")).to_have_text("Динаміка тем")
+    expect(page.locator("#alerts-heading")).to_have_text("Проблеми, що потребують негайного реагування")
     chart = page.locator("svg#chart-trends")
     expect(chart).to_be_visible()
     assert chart.locator("polyline").count() >= 2
+    # The seeded figures: 12 appeals on topic 109 today where 1.1 were usual; 6 on topic 106.
+    expect(page.locator("#trend-table tbody tr").last).to_contain_text("24.11.2026")
     row = page.locator("#alerts tbody tr").first
     expect(row).to_contain_text("Павлоград")
-    row.get_by_role("button", name="Acknowledge").click()
+    expect(row.locator("td").nth(0)).to_have_text("24.11.2026")
+    expect(row.locator("td").nth(3)).to_have_text("12")
+    expect(row.locator("td").nth(4)).to_have_text("1,1")
+    row.get_by_role("button", name="Підтвердити").click()
+    expect(row).to_contain_text("підтверджено: sup.browser")
+    expect(page.locator("#ack-status")).to_contain_text("підтверджено")
+
+    page.locator("#lang-switch").click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page).to_have_url(f"{base_url}/content?from=2026-11-18&to=2026-11-24&lang=en")
+    expect(page.locator("h1")).to_have_text("Content analysis")
+    expect(page.locator("#trend-heading")).to_have_text("Topic trends")
+    row = page.locator("#alerts tbody tr").first
     expect(row).to_contain_text("acknowledged by sup.browser")
-    expect(page.locator("#ack-status")).to_contain_text("acknowledged")
+    expect(row.locator("td").nth(4)).to_have_text("1.1")
+    expect(page.locator("#trend-table tbody tr").last).to_contain_text("2026-11-24")
     page.reload()
     expect(page.locator("#alerts tbody tr").first).to_contain_text("acknowledged by sup.browser")
+    expect(page.locator("#lang-switch")).to_have_text("Українською")
 
 
 def test_public_statistics_page_needs_no_sign_in(base_url: str, page: Page) -> None:

@@ -1,7 +1,11 @@
-"""The content-analysis page and API: supervisors only, trends as SVG, alerts acknowledged with CSRF."""
+"""The content-analysis page and API: supervisors only, trends as SVG, alerts acknowledged with CSRF,
+the page in Ukrainian by default and in English on request."""
 
 from __future__ import annotations
 
+import json
+import re
+import string
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -12,6 +16,7 @@ from callcenter.storage.content import ContentAlertStore
 from callcenter.storage.surveys import SurveyResponse, SurveyStore
 from callcenter.storage.users import Role
 from callcenter.web import content_api
+from callcenter.web.static_files import read_static
 from tests.integration.test_auth_support import add_user, make_app, sign_in
 from tests.integration.test_content_alerts import add_appeal
 
@@ -48,7 +53,9 @@ async def test_supervisor_sees_trends_alerts_and_surveys_and_acknowledges(db_poo
         text = await page.text()
         assert page.status == 200
         assert 'id="chart-trends"' in text and f'id="alert-{alert_id}"' in text and 'id="surveys"' in text
-        assert "Комунальне господарство" in text and "4.00" in text  # average of 5 and 3
+        assert "Комунальне господарство" in text and "4,00" in text  # average of 5 and 3
+        english = await (await client.get("/content?from=2026-11-20&to=2026-11-24&lang=en")).text()
+        assert "4.00" in english and "Average rating" in english
         trends = await (await client.get("/api/content/trends?from=2026-11-20&to=2026-11-24")).json()
         assert trends["labels"][0] == "2026-11-20" and trends["series"][0]["topic"] == "109"
         assert sum(trends["series"][0]["counts"]) == 6 and trends["localities"]["Павлоград"] == 6
@@ -86,3 +93,51 @@ async def test_official_report_page_and_csv_for_supervisors(db_pool: Any) -> Non
         )
         assert f"total,appeals,Registered appeals,{appeals}," in csv_text and appeals > 0
         assert (await client.get("/reports/official?period=2026-13")).status == 400
+
+
+async def test_content_page_in_both_languages(db_pool: Any) -> None:
+    """content.i18n.json has the same keys and placeholders in both languages; the page renders
+    fully in each, Ukrainian by default (dd.mm.yyyy days, decimal comma, Ukrainian errors)."""
+    texts = json.loads(read_static("content.i18n.json"))
+    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
+    fields = string.Formatter()
+    for key in texts["uk"]:
+        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
+        assert names[0] == names[1], key
+    await db_pool.execute("TRUNCATE appeals, content_alerts, survey_responses CASCADE")
+    await seed(db_pool)
+    app = make_app(db_pool)
+    content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
+    await add_user(db_pool, "sup.lang", Role.SUPERVISOR)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "sup.lang")
+        page = await client.get("/content?from=2026-11-20&to=2026-11-24")
+        uk = await page.text()
+        assert page.status == 200 and '<html lang="uk">' in uk
+        for words in ("Контент-аналіз звернень", "Динаміка тем", "Підтвердити", "24.11.2026", "20.11.2026"):
+            assert words in uk, words
+        assert 'id="lang-switch" href="?from=2026-11-20&amp;to=2026-11-24&amp;lang=en"' in uk
+        block = re.search(r'<script type="application/json" id="content-texts">(.*?)</script>', uk)
+        assert block is not None and json.loads(block.group(1))["acknowledged_by"] == "підтверджено: {login}"
+        weeks = await (await client.get("/content?from=2026-09-01&to=2026-11-24&granularity=week")).text()
+        assert "48-й тиждень 2026" in weeks
+        for lang in ("uk", "en"):
+            for query in ("from=2026-11-20&to=2026-11-24", "from=2026-09-01&to=2026-11-24&granularity=week"):
+                text = await (await client.get(f"/content?{query}&lang={lang}")).text()
+                assert f'<html lang="{lang}">' in text
+                assert "${" not in text and not re.search(r"\{[a-z_]+\}", text.split("</script>", 1)[1])
+        english = await (await client.get("/content?from=2026-11-20&to=2026-11-24&lang=en")).text()
+        assert "Topic trends" in english and "2026-11-24" in english and "Динаміка" not in english
+        # The English choice sticks (cc_lang cookie); errors come in the page's language.
+        bad = await client.get("/content?from=2026-11-25&to=2026-11-24")
+        assert bad.status == 400 and "&#x27;from&#x27; is after &#x27;to&#x27;" in await bad.text()
+        bad = await client.get("/content?from=2026-11-25&to=2026-11-24&lang=uk")
+        assert bad.status == 400 and "Дата «З» пізніша за дату «По»." in await bad.text()
+        bad = await client.get("/content?to=24.11.2026")
+        assert bad.status == 400 and "а не «24.11.2026»" in await bad.text()
+        bad = await client.get("/content?to=9999-12-31")
+        assert bad.status == 400 and "між 01.01.1900 і 31.12.2999" in await bad.text()
+        bad = await client.get("/content?from=2025-01-01&to=2026-11-24")
+        assert bad.status == 400 and "щонайбільше 366 дн." in await bad.text()
+        bad = await client.get("/content?granularity=month")
+        assert bad.status == 400 and "лише за днями або тижнями" in await bad.text()

@@ -1,5 +1,12 @@
 // Content-analysis page: acknowledge an alert (POST with the session's CSRF token), then show it done.
+// The words come from the page (its language's texts in #content-texts), as on the agent desk.
 "use strict";
+
+const T = JSON.parse(document.getElementById("content-texts").textContent);
+
+function format(template, values) {
+  return template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
+}
 
 function csrf() {
   const match = document.cookie.match(/(?:^|; )cc_csrf=([^;]*)/);
@@ -22,11 +29,11 @@ async function acknowledge(button) {
     const alert = await response.json();
     const row = document.getElementById(`alert-${id}`);
     row.classList.replace("open", "done");
-    button.replaceWith(document.createTextNode(`acknowledged by ${alert.acknowledged_by}`));
-    status.textContent = `Alert ${id} acknowledged.`;
+    button.replaceWith(document.createTextNode(format(T.acknowledged_by, { login: alert.acknowledged_by })));
+    status.textContent = format(T.ack_done, { id });
   } catch (error) {
     button.disabled = false;
-    status.textContent = `Could not acknowledge alert ${id}: ${error.message}`;
+    status.textContent = format(T.ack_failed, { id, message: error.message });
   }
 }
 
