@@ -11,10 +11,17 @@ One ``CallPipeline`` is the route handler of the hotline flows. For each call it
 
 Every database write is idempotent (keyed by linkedid), so a retried or replayed step changes
 nothing. A failure to write never drops the call: it is logged and the caller goes on.
+
+Only the opening write is awaited on the call's path. The later steps are written behind the
+call, in order per call (each waits for the call's previous one): a slow database must not show
+up as silence between two prompts. ``close`` gives the steps still in flight time to land.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -120,13 +127,35 @@ class CallPipeline:
         self._calls: dict[str, _Call] = {}
         #: the record's writes, retried in order while the database is away (a restart)
         self.writes = RetryingWriter("appeals")
+        #: per linkedid, the last step written behind the call (the next one waits for it)
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     @property
     def active_calls(self) -> int:
         return len(self._calls)
 
-    async def close(self) -> None:
-        """Let record writes still waiting for the database through (a few seconds), then stop."""
+    @property
+    def steps_in_flight(self) -> int:
+        """Record steps scheduled behind calls and not written (or queued for retry) yet."""
+        return len(self._in_flight)
+
+    async def settled(self) -> None:
+        """Wait until every step scheduled so far has been written or queued for retrying."""
+        while self._in_flight:
+            # asyncio.wait, not gather: a caller's timeout must not cancel the writes themselves.
+            await asyncio.wait(set(self._in_flight))
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Let record writes still in flight or waiting for the database through, then stop."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self.settled()
+        for task in list(self._in_flight):
+            task.cancel()
+        if self._in_flight:
+            log.error("record_steps_lost_at_stop", count=len(self._in_flight))
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self.writes.close()
 
     async def __call__(self, session: IvrSessionPort) -> None:
@@ -176,6 +205,29 @@ class CallPipeline:
                 return str(value)
         return session.env.uniqueid
 
+    def _progress_behind(self, event: CallProgress) -> None:
+        """Write ``event`` after the call's earlier steps, without holding up the call."""
+        key = event.linkedid
+        task = asyncio.create_task(
+            self._progress_after(self._tails.get(key), event),
+            name=f"record-{type(event).__name__}",
+            context=contextvars.copy_context(),  # the call's log context
+        )
+        self._tails[key] = task
+        self._in_flight.add(task)
+        task.add_done_callback(lambda done: self._step_done(key, done))
+
+    def _step_done(self, key: str, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _progress_after(self, previous: asyncio.Task[None] | None, event: CallProgress) -> None:
+        if previous is not None:
+            # Its failures are logged inside; only its end matters here (order per call).
+            await asyncio.gather(previous, return_exceptions=True)
+        await self._progress(event)
+
     async def _progress(self, event: CallProgress) -> None:
         try:
             # A database that is away (restarting) queues the step for retrying: the call goes on.
@@ -191,8 +243,8 @@ class CallPipeline:
         now = self._clock()
         call.queue = command.queue
         if command.topic:
-            await self._progress(IvrChoice(call.linkedid, "topic", command.topic, now))
-        await self._progress(EnteredQueue(call.linkedid, command.queue, now))
+            self._progress_behind(IvrChoice(call.linkedid, "topic", command.topic, now))
+        self._progress_behind(EnteredQueue(call.linkedid, command.queue, now))
         if self._recordings is not None:
             # MixMonitor with option b records only while bridged: from the agent's answer. The
             # caller heard the recording notice in the flow's greeting. It never raises.
@@ -201,11 +253,11 @@ class CallPipeline:
         now = self._clock()
         if result.status == "answered" and result.agent:
             call.agent = result.agent
-            await self._progress(AgentAnswered(call.linkedid, result.agent, now))
+            self._progress_behind(AgentAnswered(call.linkedid, result.agent, now))
         elif result.status == "callback_requested":
-            await self._progress(CallbackRequested(call.linkedid, now))
+            self._progress_behind(CallbackRequested(call.linkedid, now))
         elif result.status == "closed":
-            await self._progress(AfterHours(call.linkedid, now))
+            self._progress_behind(AfterHours(call.linkedid, now))
         return result
 
     async def _finished(self, env: AgiEnvironment, outcome: Outcome) -> None:
@@ -213,14 +265,14 @@ class CallPipeline:
         now = self._clock()
         for step in outcome.path.steps:
             if step.digits:
-                await self._progress(IvrChoice(call.linkedid, step.node, "".join(step.digits), now))
+                self._progress_behind(IvrChoice(call.linkedid, step.node, "".join(step.digits), now))
         if outcome.path.language:
-            await self._progress(IvrChoice(call.linkedid, "language", outcome.path.language, now))
+            self._progress_behind(IvrChoice(call.linkedid, "language", outcome.path.language, now))
         result = analytics_outcome(outcome)
         if result == "after_hours":
-            await self._progress(AfterHours(call.linkedid, now))
+            self._progress_behind(AfterHours(call.linkedid, now))
         if outcome.hung_up:
-            await self._progress(CallEnded(call.linkedid, now))
+            self._progress_behind(CallEnded(call.linkedid, now))
         if self._recordings is not None and call.queue is not None:
             self._recordings.schedule_finish(call.linkedid, now)
         if self._surveys is not None:

@@ -123,6 +123,8 @@ async def test_a_caller_choosing_a_topic_reaches_an_agent_and_leaves_an_appeal_r
         (linkedid, "answered", "social", "op101")
     ]
 
+    # The record's later steps are written behind the call (not on its path): wait for them.
+    await line.calls.pipeline.settled()
     record = await line.runtime.appeals.find_by_linkedid(linkedid)
     assert record is not None
     assert record.call.caller == "380501234567"
@@ -184,5 +186,6 @@ async def test_a_caller_who_hangs_up_in_the_ivr_still_leaves_a_record(line: Line
             finished = item[1]
             break
     assert finished is not None and finished.outcome == "abandoned_ivr"
+    await line.calls.pipeline.settled()
     record = await line.runtime.appeals.find_by_linkedid(finished.linkedid)
     assert record is not None and record.call.ended_at is not None and record.call.agent is None
