@@ -157,6 +157,37 @@ async def test_a_call_without_call_finished_is_forced_out_after_the_timeout() ->
     await writer.stop()
 
 
+async def test_a_late_event_after_retention_is_ignored_and_does_not_overwrite_the_fact() -> None:
+    """Past retention only a tombstone is left: a stray event for the call starts no new call
+    (which would be forced out later as a one-event fact overwriting the real one); the tombstone
+    itself goes after ``tombstone_s``."""
+    clock = Clock()
+    store = MemoryStore()
+    bus = EventBus()
+    config = FactsWriterConfig(call_timeout_s=600, sweep_interval_s=3600, retention_s=60, tombstone_s=600)
+    writer = FactsWriter(bus, store, config=config, monotonic=clock)
+    await writer.start()
+    bus.publish(TOPIC_CALLS, CallArrived("L7", "u-L7", "+380501112233", "0800", "hotline", T0))
+    bus.publish(TOPIC_CALLS, CallFinished("L7", "abandoned_ivr", None, None, T0 + 20))
+    await writer.drain()
+    written = store.calls["L7"]
+    clock.now = 61
+    writer.sweep()  # past retention: forgotten, tombstoned
+    assert writer.builder.in_progress() == []
+    bus.publish(TOPIC_CALLS, CallQueued("L7", "general", 0, T0 + 900))  # a stray, much later
+    await writer.drain()
+    assert writer.late_events == 1 and writer.builder.in_progress() == []
+    clock.now = 61 + 700
+    writer.sweep()  # nothing forced out, and the fact is the one written
+    await writer.drain()
+    assert store.calls["L7"] is written
+    # Past tombstone_s the linkedid is forgotten too: memory stays bounded.
+    bus.publish(TOPIC_CALLS, CallQueued("L7", "general", 0, T0 + 2000))
+    await writer.drain()
+    assert writer.late_events == 1 and writer.builder.in_progress() == ["L7"]
+    await writer.stop()
+
+
 async def test_stop_writes_calls_waiting_for_wrap_up() -> None:
     """On stop, a hung-up call still waiting for its agent's wrap-up end is written with zero wrap-up."""
     from callcenter.services.live_events import CallConnected
