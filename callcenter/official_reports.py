@@ -16,6 +16,14 @@ report covers the appeals **received** (``received_on``, Kyiv day) in the period
 Every additive section is cross-checked against the total (``OfficialReport.check``): a report
 whose sections do not add up is never written. ``official_csv`` and ``official_document`` render
 it; the charts come from ``reports_svg`` and the page prints on A4.
+
+The report goes to Ukrainian bodies, so it is written in Ukrainian unless English is asked for
+(``lang="en"``, which writes what the English-only report always wrote). Its words are in
+``web/static/official.i18n.json`` (shipped with the package, read by the CLI too), in the terms of
+the appeals law; the classifier's names are Ukrainian in both. Building is language-free: the
+sections carry keys and codes, and the words are chosen when the report is rendered. The CSV's
+header, section keys, codes and numbers are the same in both languages (programs read them); only
+its names column is in the report's language.
 """
 
 from __future__ import annotations
@@ -23,19 +31,25 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from callcenter.errors import ValidationError
 from callcenter.reports_svg import REPORT_CSS, hbar_chart
+from callcenter.reports_text import ENGLISH_TEXTS, ReportLanguage
 
 __all__ = [
     "ADDITIVE_SECTIONS",
+    "DOCUMENT_CSS",
+    "LANGUAGES",
     "AppealFacts",
     "OfficialReport",
     "Period",
@@ -44,7 +58,9 @@ __all__ = [
     "fetch_appeal_facts",
     "official_csv",
     "official_document",
+    "official_texts",
     "parse_period",
+    "period_name",
 ]
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -60,6 +76,11 @@ KIND_CODES = {"proposal": "3.1", "application": "3.2", "complaint": "3.3"}
 
 #: Sections whose rows add up to the number of appeals.
 ADDITIVE_SECTIONS = ("type", "topic", "authority", "result", "timeliness", "sign", "subject")
+#: The timeliness rows, in the order they are printed.
+TIMELINESS = ("closed_on_time", "closed_late", "open_in_term", "open_overdue", "no_term")
+#: The report's languages; the first is the default (the report goes to Ukrainian bodies).
+LANGUAGES = ("uk", "en")
+_ROMAN = ("I", "II", "III", "IV")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +143,12 @@ class AppealFacts:
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """One table of the report: ``(code, name, count)`` rows."""
+    """One table of the report: ``(code, name, count)`` rows.
+
+    A row's name is the classifier's (or the authority's) name, or "" where the report's language
+    names the row (timeliness, "not closed yet"); the section's title is the language's too."""
 
     key: str
-    title: str
     rows: tuple[tuple[str, str, int], ...]
 
     @property
@@ -168,15 +191,6 @@ def _timeliness(facts: AppealFacts, as_of: date) -> str:
     return "open_in_term" if as_of <= facts.due else "open_overdue"
 
 
-_TIMELINESS_NAMES = {
-    "closed_on_time": "Closed within the term",
-    "closed_late": "Closed after the term",
-    "open_in_term": "Open, within the term",
-    "open_overdue": "Open, overdue",
-    "no_term": "No term set",
-}
-
-
 def _rows(
     counter: Counter[str], names: Mapping[str, str], order: Sequence[str] = ()
 ) -> tuple[tuple[str, str, int], ...]:
@@ -210,33 +224,15 @@ def build_official_report(
         counters["subject"][f.subject or NOT_SET] += 1
         for category in f.categories or (NOT_SET,):
             counters["category"][category] += 1
-    kinds = dict(names.get("kinds", {}))
-    results = dict(names.get("results", {})) | {NOT_CLOSED: "Not closed yet"}
     sections = (
-        Section("type", "Appeals by type", _rows(counters["type"], kinds, ("3.1", "3.2", "3.3"))),
-        Section("topic", "Appeals by topic", _rows(counters["topic"], names.get("topics", {}))),
-        Section(
-            "category",
-            "Applicant categories (an appeal may have several or none)",
-            _rows(counters["category"], names.get("applicant_categories", {})),
-        ),
-        Section(
-            "authority", "Appeals by authority", _rows(counters["authority"], names.get("authorities", {}))
-        ),
-        Section("result", "Appeals by result", _rows(counters["result"], results)),
-        Section(
-            "timeliness",
-            f"Timeliness as of {as_of.isoformat()}",
-            _rows(counters["timeliness"], _TIMELINESS_NAMES, tuple(_TIMELINESS_NAMES)),
-        ),
-        Section(
-            "sign", "First, repeated and duplicate appeals", _rows(counters["sign"], names.get("signs", {}))
-        ),
-        Section(
-            "subject",
-            "Individual and collective appeals",
-            _rows(counters["subject"], names.get("subjects", {})),
-        ),
+        Section("type", _rows(counters["type"], names.get("kinds", {}), ("3.1", "3.2", "3.3"))),
+        Section("topic", _rows(counters["topic"], names.get("topics", {}))),
+        Section("category", _rows(counters["category"], names.get("applicant_categories", {}))),
+        Section("authority", _rows(counters["authority"], names.get("authorities", {}))),
+        Section("result", _rows(counters["result"], names.get("results", {}))),
+        Section("timeliness", _rows(counters["timeliness"], {}, TIMELINESS)),
+        Section("sign", _rows(counters["sign"], names.get("signs", {}))),
+        Section("subject", _rows(counters["subject"], names.get("subjects", {}))),
     )
     report = OfficialReport(period, as_of, len(facts), consultations, sections)
     report.check()
@@ -300,23 +296,62 @@ async def fetch_appeal_facts(pool: Any, period: Period) -> tuple[list[AppealFact
 # ---- rendering ----------------------------------------------------------------------------------
 
 
-def official_csv(report: OfficialReport) -> str:
-    """Every section as ``section,code,name,count,share`` rows, totals first."""
+@cache
+def official_texts() -> dict[str, dict[str, str]]:
+    """The report's words, ``{"uk": {...}, "en": {...}}`` (``web/static/official.i18n.json``)."""
+    # Read as package data, not through the web layer: the CLI writes the report without a server.
+    path = resources.files("callcenter.web") / "static" / "official.i18n.json"
+    texts: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    return texts
+
+
+@cache
+def _words(lang: str) -> ReportLanguage:
+    """The report's words in ``lang``, as a chart language too (its decimal mark and dates); the
+    charts' own texts (none of which an official report's bar charts write) stay the CLI's."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"the official report is written in {' or '.join(LANGUAGES)}, not {lang!r}")
+    return ReportLanguage(ENGLISH_TEXTS | official_texts()[lang])
+
+
+def period_name(period: Period, lang: str) -> str:
+    """The period as the report's title names it: ``III квартал 2026 року`` / ``жовтень 2026 року``
+    in Ukrainian, the label (``2026-Q3``, ``2026-10``) in English."""
+    words = _words(lang)
+    first = period.first
+    if period.kind == "quarter":
+        roman = _ROMAN[(first.month - 1) // 3]
+        return words.text("period_quarter", label=period.label, year=first.year, quarter_roman=roman)
+    month = words.text(f"month_{first.month}")
+    return words.text("period_month", label=period.label, year=first.year, month_name=month)
+
+
+def _row_name(section: Section, code: str, name: str, words: ReportLanguage) -> str:
+    if section.key == "timeliness":
+        return words.text(f"timeliness_{code}")
+    if section.key == "result" and code == NOT_CLOSED:
+        return words.text("not_closed")
+    return name
+
+
+def _section_title(report: OfficialReport, section: Section, words: ReportLanguage) -> str:
+    return words.text(f"section_{section.key}", as_of=words.day(report.as_of))
+
+
+def official_csv(report: OfficialReport, lang: str = LANGUAGES[0]) -> str:
+    """Every section as ``section,code,name,count,share`` rows, totals first (names in ``lang``)."""
+    words = _words(lang)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["section", "code", "name", "count", "share"])
-    writer.writerow(["total", "appeals", "Registered appeals", report.appeals, ""])
-    writer.writerow(
-        ["total", "consultations", "Consultations (no appeal registered)", report.consultations, ""]
-    )
-    writer.writerow(
-        ["total", "repeated", "Repeated, duplicate, multiple (2.2-2.4)", repeated_count(report), ""]
-    )
-    writer.writerow(["total", "collective", "Collective (5.2)", collective_count(report), ""])
+    writer.writerow(["total", "appeals", words.text("csv_appeals"), report.appeals, ""])
+    writer.writerow(["total", "consultations", words.text("csv_consultations"), report.consultations, ""])
+    writer.writerow(["total", "repeated", words.text("csv_repeated"), repeated_count(report), ""])
+    writer.writerow(["total", "collective", words.text("csv_collective"), collective_count(report), ""])
     for section in report.sections:
         for code, name, count in section.rows:
             share = f"{count / report.appeals:.4f}" if report.appeals else ""
-            writer.writerow([section.key, code, name, count, share])
+            writer.writerow([section.key, code, _row_name(section, code, name, words), count, share])
     return out.getvalue()
 
 
@@ -334,58 +369,88 @@ PRINT_CSS = """
 }
 .totals td:first-child { width: 60%; }
 """
+#: The document's whole ``<style>`` block (a served page's CSP allows exactly this by its hash).
+DOCUMENT_CSS = REPORT_CSS + PRINT_CSS
 
 
-def _section_html(report: OfficialReport, section: Section) -> str:
+def _section_html(report: OfficialReport, section: Section, words: ReportLanguage) -> str:
+    title = _section_title(report, section, words)
     rows = [r for r in section.rows if r[2] > 0] or list(section.rows[:1])
     body = "".join(
-        f"<tr><td>{_e(code)}</td><td>{_e(name)}</td><td>{count}</td>"
-        f"<td>{(100 * count / report.appeals if report.appeals else 0):.1f} %</td></tr>"
+        f"<tr><td>{_e(code)}</td><td>{_e(_row_name(section, code, name, words))}</td><td>{count}</td>"
+        f"<td>{_e(words.text('percent', value=words.number(100 * count / report.appeals if report.appeals else 0, 1)))}</td></tr>"
         for code, name, count in rows
     )
     total = (
         ""
         if section.key == "category"
-        else f"<tfoot><tr><th>Total</th><td></td><td>{section.total}</td><td></td></tr></tfoot>"
+        else f"<tfoot><tr><th>{_e(words.text('sum'))}</th><td></td><td>{section.total}</td><td></td></tr></tfoot>"
+    )
+    head = "".join(
+        f'<th scope="col">{_e(words.text(key))}</th>'
+        for key in ("col_code", "col_name", "col_appeals", "col_share")
     )
     table = (
-        f'<table id="section-{_e(section.key)}"><caption>{_e(section.title)}</caption>'
-        '<thead><tr><th scope="col">Code</th><th scope="col">Name</th><th scope="col">Appeals</th>'
-        f'<th scope="col">Share</th></tr></thead><tbody>{body}</tbody>{total}</table>'
+        f'<table id="section-{_e(section.key)}"><caption>{_e(title)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{total}</table>"
     )
     chart = ""
     if section.key in ("topic", "type", "result", "timeliness") and report.appeals:
         shown = [r for r in section.rows if r[2] > 0][:25]
         chart = hbar_chart(
             f"chart-{section.key}",
-            section.title,
+            title,
             [code for code, _, _ in shown],
-            [("appeals", "#0057b7", [float(c) for _, _, c in shown])],
+            [(words.text("series_appeals"), "#0057b7", [float(c) for _, _, c in shown])],
             unit="",
+            lang=words,
         )
     return f'<section class="official">{chart}{table}</section>'
 
 
-def official_document(report: OfficialReport, generated_at: datetime) -> str:
-    """A self-contained printable page (A4): totals, then every section as chart and table."""
-    title = f"Appeals of citizens — report for {report.period.label}"
+def _generated(at: datetime, words: ReportLanguage) -> str:
+    fmt = words.text("generated_format")
+    # English keeps the ISO stamp the English-only report wrote; Ukrainian reads Kyiv's clock.
+    return at.isoformat(timespec="seconds") if fmt == "iso" else at.astimezone(KYIV).strftime(fmt)
+
+
+def official_document(
+    report: OfficialReport,
+    generated_at: datetime,
+    *,
+    lang: str = LANGUAGES[0],
+    switch_href: str | None = None,
+) -> str:
+    """A self-contained printable page (A4) in ``lang``: totals, then every section as chart and table.
+
+    ``switch_href`` (a served page only) adds a link to the same report in the other language; it
+    is not printed."""
+    words = _words(lang)
+    title = words.text("title", period=period_name(report.period, lang))
+    first, last = words.day(report.period.first), words.day(report.period.last)
     totals = (
-        '<table class="totals" id="totals"><caption>Totals</caption><tbody>'
-        f"<tr><td>Registered appeals received {report.period.first.isoformat()} – {report.period.last.isoformat()}</td>"
+        f'<table class="totals" id="totals"><caption>{_e(words.text("totals"))}</caption><tbody>'
+        f"<tr><td>{_e(words.text('total_appeals', first=first, last=last))}</td>"
         f"<td>{report.appeals}</td></tr>"
-        f"<tr><td>Consultations (no appeal registered)</td><td>{report.consultations}</td></tr>"
-        f"<tr><td>Repeated, duplicate and multiple appeals (2.2–2.4)</td><td>{repeated_count(report)}</td></tr>"
-        f"<tr><td>Collective appeals (5.2)</td><td>{collective_count(report)}</td></tr>"
+        f"<tr><td>{_e(words.text('total_consultations'))}</td><td>{report.consultations}</td></tr>"
+        f"<tr><td>{_e(words.text('total_repeated'))}</td><td>{repeated_count(report)}</td></tr>"
+        f"<tr><td>{_e(words.text('total_collective'))}</td><td>{collective_count(report)}</td></tr>"
         "</tbody></table>"
     )
-    sections = "".join(_section_html(report, s) for s in report.sections)
+    sections = "".join(_section_html(report, s, words) for s in report.sections)
+    switch = ""
+    if switch_href is not None:
+        other = next(code for code in LANGUAGES if code != lang)
+        switch = (
+            f'<nav class="no-print"><a id="lang-switch" href="{_e(switch_href)}" lang="{other}">'
+            f"{_e(words.text('other_lang'))}</a></nav>"
+        )
+    meta = words.text("meta", as_of=words.day(report.as_of), generated=_generated(generated_at, words))
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{REPORT_CSS}{PRINT_CSS}</style></head><body>"
-        f"<h1>{_e(title)}</h1>"
-        f'<p class="meta">Classifier of CMU resolution 858 (2008). Appeals received in the period;'
-        f" timeliness as of {_e(report.as_of.isoformat())}. Generated"
-        f" {_e(generated_at.isoformat(timespec='seconds'))}. No personal data.</p>"
+        f"<title>{_e(title)}</title><style>{DOCUMENT_CSS}</style></head><body>"
+        f"{switch}<h1>{_e(title)}</h1>"
+        f'<p class="meta">{_e(meta)}</p>'
         f"{totals}{sections}</body></html>\n"
     )

@@ -1,7 +1,8 @@
-"""``callcenter report official --period 2026-10 | 2026-Q3 [--as-of DATE] [--out DIR]``.
+"""``callcenter report official --period 2026-10 | 2026-Q3 [--as-of DATE] [--lang uk|en] [--out DIR]``.
 
 Writes the official report (``callcenter.official_reports``) for a month or a quarter as a CSV
-and a printable, self-contained HTML page (A4) into ``--out`` and prints their paths. A bad
+and a printable, self-contained HTML page (A4) into ``--out`` and prints their paths. The report
+is in Ukrainian (it goes to Ukrainian bodies); ``--lang en`` writes it in English. A bad
 period is refused before the database is touched, with exit status 2. Timeliness is judged as
 of ``--as-of`` (default: the period's last day, or today when the period is not over yet).
 """
@@ -21,6 +22,7 @@ from callcenter.appeals.classifier import load_classifier
 from callcenter.config import Settings
 from callcenter.errors import ValidationError
 from callcenter.official_reports import (
+    LANGUAGES,
     OfficialReport,
     Period,
     build_official_report,
@@ -52,10 +54,17 @@ def add_official_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--as-of", dest="as_of", metavar="DATE", help="judge timeliness on this day (YYYY-MM-DD)"
     )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=LANGUAGES[0],
+        help="the report's language: uk (Ukrainian, the default) or en (English)",
+    )
 
 
 def add_official_report_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """A standalone ``report-official`` subcommand (``--period`` required, ``--out``, ``--as-of``)."""
+    """A standalone ``report-official`` subcommand (``--period`` required, ``--out``, ``--as-of``,
+    ``--lang``)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "report-official",
         help="official monthly/quarterly report on appeals as CSV + printable HTML",
@@ -98,16 +107,21 @@ async def run_official_report(
     out: Path,
     *,
     as_of: str | None = None,
+    lang: str = LANGUAGES[0],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     stdout: TextIO | None = None,
 ) -> list[Path]:
-    """Build the report for ``period_text`` from ``pool`` and write its CSV and HTML into ``out``."""
+    """Build the report for ``period_text`` from ``pool`` and write its CSV and HTML, in ``lang``,
+    into ``out``."""
     period = parse_period(period_text)
     generated = now()
     day = _as_of(as_of, period, generated.astimezone(KYIV).date())
     report = await build_from_database(pool, period, day)
     stem = f"official_{period.label}"
-    files = {f"{stem}.csv": official_csv(report), f"{stem}.html": official_document(report, generated)}
+    files = {
+        f"{stem}.csv": official_csv(report, lang),
+        f"{stem}.html": official_document(report, generated, lang=lang),
+    }
     paths = await asyncio.to_thread(_write, out, files)
     for path in paths:
         (stdout or sys.stdout).write(f"{path}\n")
@@ -141,5 +155,5 @@ async def _with_database(settings: Settings, args: argparse.Namespace) -> int:
     from callcenter.app import open_database
 
     async with open_database(settings) as database:
-        await run_official_report(database.pool, args.period, args.out, as_of=args.as_of)
+        await run_official_report(database.pool, args.period, args.out, as_of=args.as_of, lang=args.lang)
     return 0

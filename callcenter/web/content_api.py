@@ -9,7 +9,9 @@
   acknowledges one (CSRF token required, as for every write);
 * ``GET /api/surveys/summary?from=&to=`` — survey figures as JSON (the analytics' survey part);
 * ``GET /reports/official?period=2026-10|2026-Q3`` — the official report's printable page, and
-  ``/reports/official.csv?period=…`` its CSV (``callcenter.official_reports``, as the CLI writes).
+  ``/reports/official.csv?period=…`` its CSV (``callcenter.official_reports``, as the CLI writes):
+  Ukrainian, or English with ``?lang=en`` (the same ``cc_lang`` choice as the page below); the
+  page links to the other language.
 
 Supervisors and admins only. The page is in Ukrainian by default, in English with ``?lang=en``
 (texts in ``static/content.i18n.json``). The only script (``content.js``) sends the
@@ -19,6 +21,8 @@ acknowledgement with the ``X-CSRF-Token`` header and marks the alert done. Wirin
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 from collections.abc import Callable
@@ -33,6 +37,7 @@ from aiohttp import web
 
 from callcenter.analytics.spikes import Trends, topic_trends
 from callcenter.errors import ValidationError
+from callcenter.official_reports import DOCUMENT_CSS
 from callcenter.reports_svg import line_chart
 from callcenter.reports_text import ENGLISH_TEXTS, ReportLanguage
 from callcenter.storage.content import ContentAlert, ContentAlertStore, registered_topics
@@ -418,7 +423,8 @@ async def content_static(request: web.Request) -> web.Response:
 @routes.get("/reports/official{ext:(\\.csv)?}")
 @requires(Role.SUPERVISOR)
 async def official_report(request: web.Request) -> web.Response:
-    """The official report for ``period`` as the printable page or, with ``.csv``, its CSV."""
+    """The official report for ``period`` as the printable page or, with ``.csv``, its CSV, in the
+    page language (Ukrainian; ``?lang=en``)."""
     from callcenter.official_reports import official_csv, official_document, parse_period
     from callcenter.official_reports_cli import build_from_database
 
@@ -431,15 +437,32 @@ async def official_report(request: web.Request) -> web.Response:
     if period.first > today:
         raise ValidationError("the period has not begun", field="period")
     report = await build_from_database(request.app[DB_POOL], period, min(period.last, today))
+    lang = language_of(request)
     if request.match_info["ext"]:
         return web.Response(
-            text=official_csv(report),
+            text=official_csv(report, lang),
             content_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="official_{period.label}.csv"',
                 "Cache-Control": "no-store",
             },
         )
-    return web.Response(
-        text=official_document(report, state.now()), content_type="text/html", headers=PAGE_HEADERS
+    _, switch_href = language_switch(request, lang)
+    response = web.Response(
+        text=official_document(report, state.now(), lang=lang, switch_href=switch_href),
+        content_type="text/html",
+        headers=_OFFICIAL_HEADERS,
     )
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", path="/")
+    return response
+
+
+def _official_headers() -> dict[str, str]:
+    """The pages' headers, the CSP allowing the report's one ``<style>`` block by its hash (the
+    report is a self-contained file first, so its style is inline; nothing else inline may run)."""
+    digest = base64.b64encode(hashlib.sha256(DOCUMENT_CSS.encode()).digest()).decode()
+    csp = PAGE_HEADERS["Content-Security-Policy"] + f"; style-src 'sha256-{digest}'"
+    return PAGE_HEADERS | {"Content-Security-Policy": csp}
+
+
+_OFFICIAL_HEADERS = _official_headers()

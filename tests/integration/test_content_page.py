@@ -3,6 +3,8 @@ the page in Ukrainian by default and in English on request."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import string
@@ -86,13 +88,53 @@ async def test_official_report_page_and_csv_for_supervisors(db_pool: Any) -> Non
         await sign_in(client, "sup.official")
         page = await client.get("/reports/official?period=2026-11")
         text = await page.text()
-        assert page.status == 200 and "@page { size: A4" in text and "report for 2026-11" in text
+        assert page.status == 200 and "@page { size: A4" in text and "звіт за листопад 2026 року" in text
         csv_text = await (await client.get("/reports/official.csv?period=2026-11")).text()
         appeals = await db_pool.fetchval(
             "SELECT count(*) FROM appeals WHERE number IS NOT NULL AND received_on BETWEEN '2026-11-01' AND '2026-11-30'"
         )
-        assert f"total,appeals,Registered appeals,{appeals}," in csv_text and appeals > 0
+        assert f"total,appeals,Зареєстровані звернення,{appeals}," in csv_text and appeals > 0
+        english = await (await client.get("/reports/official.csv?period=2026-11&lang=en")).text()
+        assert f"total,appeals,Registered appeals,{appeals}," in english
         assert (await client.get("/reports/official?period=2026-13")).status == 400
+
+
+async def test_official_report_page_in_both_languages(db_pool: Any) -> None:
+    """/reports/official is Ukrainian by default and English with ?lang=en (then remembered), links
+    to the other language keeping the period, renders fully in each, and its CSP lets exactly the
+    report's own style block apply."""
+    for n in range(6):
+        await add_appeal(db_pool, "109", "м. Тернівка", NOW - timedelta(days=n))
+    app = make_app(db_pool)
+    content_api.setup(app, content_api.ContentPageState(now=lambda: NOW))
+    await add_user(db_pool, "sup.official.lang", Role.SUPERVISOR)
+    async with TestClient(TestServer(app)) as client:
+        await sign_in(client, "sup.official.lang")
+        appeals = await db_pool.fetchval(
+            "SELECT count(*) FROM appeals WHERE number IS NOT NULL AND received_on BETWEEN '2026-10-01' AND '2026-12-31'"
+        )
+        page = await client.get("/reports/official?period=2026-Q4")
+        uk = await page.text()
+        assert page.status == 200 and '<html lang="uk">' in uk
+        assert "<h1>Звернення громадян — звіт за IV квартал 2026 року</h1>" in uk
+        assert f"<td>Зареєстровано звернень, що надійшли 01.10.2026 – 31.12.2026</td><td>{appeals}</td>" in uk
+        assert "Розгляд не завершено" in uk and "станом на 24.11.2026" in uk
+        assert '<a id="lang-switch" href="?period=2026-Q4&amp;lang=en" lang="en">English</a>' in uk
+        style = re.search(r"<style>(.*?)</style>", uk, re.S)
+        assert style is not None
+        digest = base64.b64encode(hashlib.sha256(style.group(1).encode()).digest()).decode()
+        assert f"style-src 'sha256-{digest}'" in page.headers["Content-Security-Policy"]
+        page = await client.get("/reports/official?period=2026-Q4&lang=en")
+        en = await page.text()
+        assert '<html lang="en">' in en and "<h1>Appeals of citizens — report for 2026-Q4</h1>" in en
+        assert f"<td>Registered appeals received 2026-10-01 – 2026-12-31</td><td>{appeals}</td>" in en
+        assert '<a id="lang-switch" href="?period=2026-Q4&amp;lang=uk" lang="uk">Українською</a>' in en
+        for text in (uk, en):
+            assert "${" not in text and not re.search(r"\{[a-z_]+\}", text)
+        assert "Звернення громадян" not in en and "Not closed yet" not in uk
+        # The English choice is remembered (cc_lang), as on the other supervisors' pages.
+        again = await (await client.get("/reports/official?period=2026-Q4")).text()
+        assert "report for 2026-Q4" in again
 
 
 async def test_content_page_in_both_languages(db_pool: Any) -> None:

@@ -1,10 +1,13 @@
-"""Official reports on PostgreSQL: every section's totals equal the appeal records they summarise."""
+"""Official reports on PostgreSQL: every section's totals equal the appeal records they summarise;
+the report is Ukrainian by default and English with ``--lang en``."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
+import re
+import string
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,7 +17,17 @@ import pytest
 
 from callcenter.config import Settings
 from callcenter.errors import ValidationError
-from callcenter.official_reports import KIND_CODES, parse_period
+from callcenter.official_reports import (
+    KIND_CODES,
+    AppealFacts,
+    OfficialReport,
+    build_official_report,
+    official_csv,
+    official_document,
+    official_texts,
+    parse_period,
+    period_name,
+)
 from callcenter.official_reports_cli import (
     add_official_report_parser,
     build_from_database,
@@ -78,6 +91,27 @@ async def test_quarter_report_sections_equal_the_records(db_pool: Any, tmp_path:
     page = paths[1].read_text(encoding="utf-8")
     assert "@page { size: A4" in page and "<script" not in page and "<svg" in page
     assert "+380" not in page and "Шевченко" not in page
+    # Ukrainian unless asked otherwise (the report goes to Ukrainian bodies), with no language link
+    # in a file; the CSV keeps its header and codes, its names in the report's language.
+    assert '<html lang="uk">' in page and "звіт за III квартал 2026 року" in page
+    assert 'id="lang-switch"' not in page
+    assert table[0]["name"] == "Зареєстровані звернення"
+    english = await run_official_report(
+        db_pool,
+        "2026-Q3",
+        tmp_path / "en",
+        as_of="2026-10-31",
+        lang="en",
+        now=lambda: datetime(2026, 11, 1, tzinfo=UTC),
+        stdout=io.StringIO(),
+    )
+    en_table = list(csv.DictReader(io.StringIO(english[0].read_text(encoding="utf-8"))))
+    assert [(r["section"], r["code"], r["count"]) for r in en_table] == [
+        (r["section"], r["code"], r["count"]) for r in table
+    ]
+    assert en_table[0]["name"] == "Registered appeals"
+    en_page = english[1].read_text(encoding="utf-8")
+    assert '<html lang="en">' in en_page and "report for 2026-Q3" in en_page
 
 
 async def test_month_report_counts_only_its_month(db_pool: Any) -> None:
@@ -112,3 +146,112 @@ def test_cli_refuses_a_bad_period_before_touching_the_database(capsys: pytest.Ca
         args = parser.parse_args(argv)
         assert official_report_command(Settings(), args) == 2
     assert "callcenter report official:" in capsys.readouterr().err
+
+
+def test_cli_writes_ukrainian_unless_lang_en() -> None:
+    """``report-official`` takes ``--lang uk|en``, Ukrainian when not given; other languages are refused."""
+    parser = argparse.ArgumentParser()
+    add_official_report_parser(parser.add_subparsers(dest="command"))
+    assert parser.parse_args(["report-official", "--period", "2026-10"]).lang == "uk"
+    assert parser.parse_args(["report-official", "--period", "2026-10", "--lang", "en"]).lang == "en"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["report-official", "--period", "2026-10", "--lang", "de"])
+
+
+def sample_report(as_of: date = date(2026, 10, 15)) -> OfficialReport:
+    """A quarter with every kind of row: closed on time and late, open in term and overdue, no
+    term, not closed, no category, no authority."""
+    facts = []
+    for n, (due, closed) in enumerate(
+        [
+            (date(2026, 8, 1), date(2026, 7, 20)),
+            (date(2026, 8, 1), date(2026, 8, 9)),
+            (date(2026, 11, 1), None),
+            (date(2026, 9, 1), None),
+            (None, None),
+        ]
+    ):
+        facts.append(
+            AppealFacts(
+                id=str(n),
+                number=f"ЗВ-2026-{n:06d}",
+                kind=("proposal", "application", "complaint")[n % 3],
+                topic=("109", "106")[n % 2],
+                categories=() if n % 2 else ("7.5",),
+                authority=None if n == 4 else "dep-zhkg",
+                status="closed" if closed else "in_work",
+                result="9.1" if closed else None,
+                sign="2.2" if n == 1 else "2.1",
+                subject="5.2" if n == 2 else "5.1",
+                received_on=date(2026, 7, 10 + n),
+                due=due,
+                closed_on=closed,
+            )
+        )
+    names = {"kinds": {"3.1": "Пропозиція (зауваження)", "3.2": "Заява (клопотання)", "3.3": "Скарга"}}
+    return build_official_report(facts, parse_period("2026-Q3"), as_of=as_of, consultations=3, names=names)
+
+
+def test_report_texts_match_and_render_fully_in_both_languages() -> None:
+    """official.i18n.json has the same keys in both languages and the same placeholders (the
+    period's name aside, which English writes as its label); each language's page and CSV come out
+    with every word filled in, in that language, and the figures the same."""
+    texts = official_texts()
+    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
+    fields = string.Formatter()
+    for key in texts["uk"]:
+        if key.startswith("period_"):
+            continue
+        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
+        assert names[0] == names[1], key
+    report = sample_report()
+    at = datetime(2026, 10, 15, 8, tzinfo=UTC)
+    pages = {lang: official_document(report, at, lang=lang, switch_href="?period=2026-Q3") for lang in texts}
+    for lang, page in pages.items():
+        body = page.split("</style>", 1)[1]
+        assert f'<html lang="{lang}">' in page and "${" not in page
+        assert not re.search(r"\{[a-z_]+\}", body), lang
+        for chart_id in ("chart-type", "chart-topic", "chart-result", "chart-timeliness"):
+            assert f'id="{chart_id}"' in body, (lang, chart_id)
+    uk, en = pages["uk"], pages["en"]
+    for words in (
+        "Звернення громадян — звіт за III квартал 2026 року",
+        "Зареєстровано звернень, що надійшли 01.07.2026 – 30.09.2026",
+        "Дотримання строків розгляду станом на 15.10.2026",
+        "Розглянуто в установлений строк",
+        "Розглянуто з порушенням строку",
+        "На розгляді, строк не минув",
+        "На розгляді, строк порушено",
+        "Строк не встановлено",
+        "Розгляд не завершено",
+        "Сформовано 15.10.2026 11:00",
+        "<td>20,0 %</td>",
+        "Усього",
+    ):
+        assert words in uk, words
+    for words in (
+        "Appeals of citizens — report for 2026-Q3",
+        "Registered appeals received 2026-07-01 – 2026-09-30",
+        "Timeliness as of 2026-10-15",
+        "Closed within the term",
+        "Not closed yet",
+        "Generated 2026-10-15T08:00:00+00:00.",
+        "<td>20.0 %</td>",
+    ):
+        assert words in en, words
+    for words in ("Звернення", "Розгл", "Усього", "Код", "Частка"):
+        assert words not in en, words
+    uk_csv, en_csv = official_csv(report, "uk"), official_csv(report, "en")
+    assert 'timeliness,open_overdue,"На розгляді, строк порушено",1,0.2000' in uk_csv
+    assert 'timeliness,open_overdue,"Open, overdue",1,0.2000' in en_csv
+    assert uk_csv.splitlines()[0] == en_csv.splitlines()[0] == "section,code,name,count,share"
+    with pytest.raises(ValueError):
+        official_csv(report, "de")
+
+
+def test_period_names() -> None:
+    """Ukrainian names a month and a quarter as the official reports do; English keeps the label."""
+    assert period_name(parse_period("2026-10"), "uk") == "жовтень 2026 року"
+    assert period_name(parse_period("2026-Q1"), "uk") == "I квартал 2026 року"
+    assert period_name(parse_period("2026-Q4"), "uk") == "IV квартал 2026 року"
+    assert period_name(parse_period("2026-Q4"), "en") == "2026-Q4"
