@@ -12,7 +12,9 @@ Routes (who: the route's declared roles; the handler narrows with ``may_hear``/`
 * ``GET|PUT /api/legal-holds/{id}`` — the appeal's legal hold (supervisors, admins);
 * ``GET /api/admin/retention``, ``PUT /api/admin/retention/{queue}``,
   ``POST /api/admin/retention/run`` (``{"dry_run": true|false}``) — retention (admins);
-* ``GET /static/recordings/{name}`` — the reusable player (``player.js``, ``player.css``).
+* ``GET /static/recordings/{name}`` — the reusable player (``player.js``, ``player.css``);
+* ``GET /recordings`` — the supervisors' page: Ukrainian, or English with ``?lang=en`` (the
+  ``cc_lang`` cookie remembers it, as on the desk); its words are in ``recordings.i18n.json``.
 
 Audit: every download (``recording.download``) and every refused attempt
 (``recording.denied``) is one entry. A listen is ``recording.listen``; the browser fetches one
@@ -25,10 +27,14 @@ the disk and capture figures to ``/metrics``.
 
 from __future__ import annotations
 
+import html
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
+from string import Template
 from typing import Any
 from uuid import UUID
 
@@ -43,9 +49,10 @@ from callcenter.services.recordings import RecordingService, may_download, may_h
 from callcenter.services.retention import RetentionJob
 from callcenter.storage.appeals import AppealRepository
 from callcenter.storage.audit import fetch_audit, record_audit
-from callcenter.storage.recordings import Recording, RecordingRepository, recording_subject
+from callcenter.storage.recordings import Recording, RecordingRepository, RecordingStatus, recording_subject
 from callcenter.storage.users import Role, User
 from callcenter.web.auth import current_user, public, requires
+from callcenter.web.auth_pages import LANG_COOKIE, language_of, language_switch
 from callcenter.web.errors import error_response
 from callcenter.web.metrics import CallMetrics
 from callcenter.web.static_files import asset_response, read_static
@@ -458,13 +465,39 @@ async def player_asset(request: web.Request) -> web.Response:
     return asset_response(request.match_info["name"], _STATIC)
 
 
+@cache
+def _page_texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(read_static("recordings.i18n.json"))
+    return texts
+
+
+#: What ``recordings_page.js`` writes itself.
+_SCRIPT_TEXTS = ("none", "load_failed", "datetime", *(f"status_{s.value}" for s in RecordingStatus))
+
+
 @routes.get("/recordings")
 @requires(Role.SUPERVISOR)
 async def recordings_page(request: web.Request) -> web.Response:
-    """The supervisors' page: play any call's or appeal's recordings; the flagged ones listed."""
-    return web.Response(
-        text=read_static("recordings.html"), content_type="text/html", headers={"Cache-Control": "no-cache"}
+    """The supervisors' page: play any call's or appeal's recordings; the flagged ones listed
+    (Ukrainian; ``?lang=en``)."""
+    lang = language_of(request)
+    texts = _page_texts()[lang]
+    other, switch_href = language_switch(request, lang)
+    # The script's texts travel as JSON in a non-executable block; "<" is escaped so no text can
+    # close the block.
+    script_texts = json.dumps({k: texts[k] for k in _SCRIPT_TEXTS}, ensure_ascii=False).replace(
+        "<", "\\u003c"
     )
+    body = Template(read_static("recordings.html")).substitute(
+        {key: html.escape(value) for key, value in texts.items()},
+        lang=lang,
+        other_lang_code=other,
+        switch_href=html.escape(switch_href),
+        texts_json=script_texts,
+    )
+    response = web.Response(text=body, content_type="text/html", headers={"Cache-Control": "no-cache"})
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", path="/")
+    return response
 
 
 # -- metrics --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Page, Request, Route
+from playwright.sync_api import Page, Request, Route, expect
 
 from callcenter.appeals.calls import AgentAnswered, EnteredQueue
 from callcenter.services.recordings import recording_relpath
@@ -31,6 +31,9 @@ from tests.integration.test_auth_support import PASSWORD, add_user, make_app
 pytestmark = pytest.mark.browser
 
 LINKEDID = "1764000123.5"
+#: A call whose recording went missing: the flagged list on the recordings page shows it.
+FLAGGED_LINKEDID = "1764000456.7"
+FLAGGED_AT = datetime(2026, 11, 24, 8, 5, tzinfo=UTC)  # 10:05 in Kyiv
 #: Long enough (about 19 MB) that the browser cannot have it all buffered when asked to seek.
 SECONDS = 1200.0
 SEEK_TO = 1100.0
@@ -52,7 +55,8 @@ def write_wav(path: Path) -> None:
 async def build_recordings_app(
     database: TestDatabase, root: Path, stack: contextlib.AsyncExitStack
 ) -> tuple[web.Application, None]:
-    """The app with the recordings API; one answered call of agent op101 with a long recording."""
+    """The app with the recordings API; one answered call of agent op101 with a long recording, and
+    one call whose recording is missing."""
     pool = await open_pool(database, stack)
     await pool.execute("TRUNCATE users, user_sessions RESTART IDENTITY CASCADE")
     await add_user(pool, "op101", Role.AGENT)
@@ -69,6 +73,16 @@ async def build_recordings_app(
         row.id, status=RecordingStatus.OK, ended_at=now, size=(root / row.path).stat().st_size,
         duration_ms=int(SECONDS * 1000), sha256="b" * 64, problem=None, appeal_id=None,
         queue="general", agent="op101",
+    )  # fmt: skip
+    missing = await repo.start(
+        FLAGGED_LINKEDID,
+        lambda leg: recording_relpath(FLAGGED_LINKEDID, FLAGGED_AT, leg),
+        started_at=FLAGGED_AT,
+    )
+    await repo.complete(
+        missing.id, status=RecordingStatus.MISSING, ended_at=FLAGGED_AT, size=None, duration_ms=None,
+        sha256=None, problem="no file where MixMonitor was to write it", appeal_id=None,
+        queue="social", agent="op101",
     )  # fmt: skip
     app = make_app(pool)
     job = RetentionJob(repo, root, clock=lambda: datetime.now(UTC))
@@ -138,17 +152,33 @@ def test_player_loads_and_seeks_through_range_requests(base_url: str, page: Page
 
 
 def test_supervisor_finds_and_plays_a_call_on_the_recordings_page(base_url: str, page: Page) -> None:
-    """A supervisor signs in, opens /recordings, types the call's id, and the player appears with
-    the 20-minute recording; the flagged list says there is nothing to look at."""
+    """A supervisor opens /recordings in Ukrainian, types the call's id, and the player appears with
+    the 20-minute recording; the flagged list shows the missing one in words, in Kyiv time; the
+    language link shows the same page, player included, in English."""
     signed_in = page.request.post(f"{base_url}/api/login", data={"login": "sup", "password": PASSWORD})
     assert signed_in.status == 200
     page.goto(f"{base_url}/recordings")
-    page.wait_for_selector("#flagged li")
-    page.locator("#flagged li").first.wait_for()
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("h1")).to_have_text("Записи розмов")
+    flagged = page.locator("#flagged li").first
+    expect(flagged).to_contain_text("24.11.2026 10:05 · social · op101 · ")
+    expect(flagged.locator(".problem")).to_have_text("файлу немає: no file where MixMonitor was to write it")
     page.fill("#key", LINKEDID)
-    page.click("button[type=submit]")
+    page.get_by_role("button", name="Знайти").click()
     # The module's tests share a schema: each seeded a recording of the same call, so there may be two.
     audio = page.locator("#found audio.cc-recording__audio").first
     audio.wait_for(state="attached", timeout=10_000)
-    assert page.locator("#found .cc-recording__title").first.inner_text().endswith("20:00")
-    page.wait_for_function("document.querySelector('#flagged').textContent.trim() === 'Немає.'")
+    expect(page.locator("#found .cc-recording__title").first).to_have_text("Розмова · 20:00")
+    expect(page.locator("#found .cc-recording__download").first).to_have_text("Завантажити")
+
+    page.locator("#lang-switch").click()
+    expect(page).to_have_url(f"{base_url}/recordings?lang=en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Call recordings")
+    expect(flagged).to_contain_text("2026-11-24 10:05 · social · op101 · ")
+    expect(flagged.locator(".problem")).to_have_text("missing: no file where MixMonitor was to write it")
+    page.fill("#key", LINKEDID)
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("#found .cc-recording__title").first).to_have_text("Conversation · 20:00")
+    expect(page.locator("#found .cc-recording__download").first).to_have_text("Download")
+    expect(page.locator("#lang-switch")).to_have_text("Українською")

@@ -1,8 +1,25 @@
 /* The supervisors' recordings page: find a call's or an appeal's recordings and play them; list
- * the recordings flagged with a problem (missing, empty or broken files, skipped captures). */
+ * the recordings flagged with a problem (missing, empty or broken files, skipped captures).
+ * The words come from the page (its language's texts in #recordings-texts); the player takes the
+ * page's language from <html lang>. */
 (function () {
   "use strict";
   var UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  var T = JSON.parse(document.getElementById("recordings-texts").textContent);
+  // Kyiv time, whatever the browser's zone: the recordings' times as the rest of the system shows them.
+  var KYIV = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Kyiv", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+
+  function format(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (_, key) { return key in values ? String(values[key]) : ""; });
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    var parts = {};
+    KYIV.formatToParts(new Date(iso)).forEach(function (part) { parts[part.type] = part.value; });
+    return format(T.datetime, parts);
+  }
 
   function player(attribute, value) {
     var el = document.createElement("div");
@@ -28,16 +45,17 @@
       list.textContent = "";
       var items = body.recordings || [];
       if (!items.length) {
-        list.appendChild(document.createElement("li")).textContent = "Немає.";
+        list.appendChild(document.createElement("li")).textContent = T.none;
         return;
       }
       items.forEach(function (rec) {
         var li = document.createElement("li");
         var title = document.createElement("div");
-        title.textContent = (rec.started_at || "") + " · " + (rec.queue || "—") + " · " + (rec.agent || "—") + " · ";
+        title.textContent = when(rec.started_at) + " · " + (rec.queue || "—") + " · " + (rec.agent || "—") + " · ";
         var problem = document.createElement("span");
         problem.className = "problem";
-        problem.textContent = rec.status + (rec.problem ? ": " + rec.problem : "");
+        // The problem itself is the server's technical note (English), after the status in words.
+        problem.textContent = (T["status_" + rec.status] || rec.status) + (rec.problem ? ": " + rec.problem : "");
         title.appendChild(problem);
         li.appendChild(title);
         var el = player("data-linkedid", rec.linkedid);
@@ -47,6 +65,6 @@
       });
     })
     .catch(function () {
-      document.getElementById("flagged").textContent = "Не вдалося завантажити список.";
+      document.getElementById("flagged").textContent = T.load_failed;
     });
 })();
