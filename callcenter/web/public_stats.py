@@ -5,7 +5,10 @@ Open to everyone, so it shows aggregates only and never a small number: a count 
 "other topics", and a figure whose base is below 5 is shown as "fewer than 5" / not shown.
 No name, address, number or text of an appeal is read at all.
 
-* ``GET /stats?month=YYYY-MM`` — the page (this month by default; no future months);
+* ``GET /stats?month=YYYY-MM`` — the page (this month by default; no future months), in
+  Ukrainian, or in English with ``&lang=en`` (words in ``static/stats.i18n.json``). As on the
+  public appeal page the language is in the address only, never a cookie, so the page stays
+  cacheable by address;
 * ``GET /api/stats?month=YYYY-MM`` — the same figures as JSON;
 * ``GET /static/stats/stats.css`` — its stylesheet.
 
@@ -18,10 +21,12 @@ one query set per five minutes.
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from string import Template
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,8 +34,9 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from callcenter.errors import ValidationError
-from callcenter.official_reports import parse_period
+from callcenter.official_reports import parse_period, period_name
 from callcenter.reports_svg import hbar_chart
+from callcenter.reports_text import ENGLISH_TEXTS, ReportLanguage
 from callcenter.web.auth import public
 from callcenter.web.keys import DB_POOL
 from callcenter.web.static_files import read_static as _read
@@ -174,6 +180,16 @@ def _month(request: web.Request) -> str:
     return period.label
 
 
+def _refusal(text: str) -> str:
+    """The key of the page's words for why ``_month`` refused ``text``: a month that parses was
+    refused for not having begun; anything else is not a month."""
+    try:
+        period = parse_period(text)
+    except (ValidationError, ValueError):
+        return "error_format"
+    return "error_future" if period.kind == "month" else "error_format"
+
+
 async def stats_for(request: web.Request, month: str) -> PublicStats:
     """The month's figures, from the cache when fresh."""
     state = request.app[PUBLIC_STATS]
@@ -208,53 +224,114 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _body(stats: PublicStats) -> str:
-    appeals = "fewer than 5" if stats.appeals is None else str(stats.appeals)
-    share = "—" if stats.on_time_share is None else f"{100 * stats.on_time_share:.0f} %"
-    closed = "fewer than 5" if stats.closed is None else str(stats.closed)
+# ---- the page -----------------------------------------------------------------------------------
+# Ukrainian (the public page of a Ukrainian government line), English with ``lang=en``.
+
+#: The page's languages; the first is the default.
+PAGE_LANGUAGES = ("uk", "en")
+
+
+@cache
+def _page_texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(_read("stats.i18n.json"))
+    return texts
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The page's words in one language."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = _page_texts()[self.lang][key]
+        return text.format(**values) if values else text
+
+    def chart_language(self) -> ReportLanguage:
+        # The bar chart writes only numbers on its axis (its words are passed in): the CLI's texts
+        # with this language's decimal mark.
+        return ReportLanguage(ENGLISH_TEXTS | {"decimal_mark": self("decimal_mark")})
+
+
+def _body(stats: PublicStats, t: _Words) -> str:
+    few = t("fewer_than", min_cell=MIN_CELL)
+    appeals = few if stats.appeals is None else str(stats.appeals)
+    share = "—" if stats.on_time_share is None else t("percent", value=f"{100 * stats.on_time_share:.0f}")
+    closed = few if stats.closed is None else str(stats.closed)
     figures = (
         '<dl id="figures">'
-        f'<dt>Appeals registered</dt><dd id="appeals">{_e(appeals)}</dd>'
-        f'<dt>Appeals closed</dt><dd id="closed">{_e(closed)}</dd>'
-        f'<dt>Closed within the legal term</dt><dd id="on-time">{_e(share)}</dd></dl>'
+        f'<dt>{_e(t("appeals"))}</dt><dd id="appeals">{_e(appeals)}</dd>'
+        f'<dt>{_e(t("closed"))}</dt><dd id="closed">{_e(closed)}</dd>'
+        f'<dt>{_e(t("on_time"))}</dt><dd id="on-time">{_e(share)}</dd></dl>'
     )
     if not stats.topics:
-        return figures + '<p id="no-topics">Too few appeals this month to show topics.</p>'
+        return figures + f'<p id="no-topics">{_e(t("no_topics"))}</p>'
+    # The merged row is the API's "other"; the page names it in its own words.
+    rows = [
+        (t("other_code"), t("other_topics"), count) if code == OTHER else (code, name, count)
+        for code, name, count in stats.topics
+    ]
     chart = hbar_chart(
         "chart-topics",
-        "Top topics of appeals",
-        [code for code, _, _ in stats.topics],
-        [("appeals", "#0057b7", [float(count) for _, _, count in stats.topics])],
+        t("chart_topics"),
+        [code for code, _, _ in rows],
+        [(t("series_appeals"), "#0057b7", [float(count) for _, _, count in rows])],
         unit="",
+        lang=t.chart_language(),
     )
-    rows = "".join(
-        f"<tr><td>{_e(code)}</td><td>{_e(name)}</td><td>{count}</td></tr>"
-        for code, name, count in stats.topics
+    body = "".join(
+        f"<tr><td>{_e(code)}</td><td>{_e(name)}</td><td>{count}</td></tr>" for code, name, count in rows
     )
+    head = "".join(f'<th scope="col">{_e(t(key))}</th>' for key in ("col_code", "col_topic", "col_appeals"))
     table = (
-        '<table id="topics"><caption>Top topics (topics with fewer than 5 appeals are counted under'
-        ' "other")</caption><thead><tr><th scope="col">Code</th><th scope="col">Topic</th>'
-        f'<th scope="col">Appeals</th></tr></thead><tbody>{rows}</tbody></table>'
+        f'<table id="topics"><caption>{_e(t("topics_caption", min_cell=MIN_CELL))}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
     return figures + chart + table
+
+
+def _page_href(month: str, lang: str) -> str:
+    """The page for ``month`` in ``lang`` (the default language needs no ``lang``)."""
+    return f"/stats?month={month}" + ("" if lang == PAGE_LANGUAGES[0] else f"&lang={lang}")
 
 
 @routes.get("/stats")
 @public
 async def stats_page(request: web.Request) -> web.Response:
-    """The public page."""
-    status = 200
+    """The public page (Ukrainian; ``?lang=en`` for English)."""
+    asked = request.query.get("lang", PAGE_LANGUAGES[0])
+    lang = asked if asked in PAGE_LANGUAGES else PAGE_LANGUAGES[0]
+    t = _Words(lang)
+    status, error = 200, ""
     try:
         month = _month(request)
-        error = ""
-    except ValidationError as exc:
+    except ValidationError:
         status = 400
+        refused = request.query.get("month", "")
+        error = f'<p class="error" role="alert">{_e(t(_refusal(refused), value=refused))}</p>'
         month = request.app[PUBLIC_STATS].now().astimezone(KYIV).strftime("%Y-%m")
-        error = f'<p class="error" role="alert">{_e(exc)}</p>'
     stats = await stats_for(request, month)
-    previous = (parse_period(month).first - timedelta(days=1)).strftime("%Y-%m")
+    period = parse_period(month)
+    previous = (period.first - timedelta(days=1)).strftime("%Y-%m")
+    other = next(code for code in PAGE_LANGUAGES if code != lang)
+    name = period_name(period, lang)
     page = Template(_read("stats.html")).substitute(
-        month=_e(month), previous=_e(previous), error=error, content=_body(stats)
+        lang=lang,
+        title=_e(t("title", month=name)),
+        heading=_e(t("heading", month=name)),
+        other_lang=_e(t("other_lang")),
+        other_lang_code=other,
+        # The month shown, not the one asked for: a refused month's page is this month's.
+        switch_href=_e(_page_href(month, other)),
+        form_label=_e(t("form_label")),
+        label_month=_e(t("label_month")),
+        show=_e(t("show")),
+        previous=_e(t("previous")),
+        previous_href=_e(_page_href(previous, lang)),
+        meta=_e(t("meta")),
+        month=_e(month),
+        error=error,
+        content=_body(stats, t),
     )
     return web.Response(text=page, status=status, content_type="text/html", headers=PAGE_HEADERS)
 

@@ -95,11 +95,32 @@ def test_supervisor_acknowledges_a_spike_and_sees_the_trend(base_url: str, page:
 
 
 def test_public_statistics_page_needs_no_sign_in(base_url: str, page: Page) -> None:
-    """/stats opens for anyone with the topics chart and no script."""
+    """/stats opens for anyone in Ukrainian with the topics chart and no script; the language link
+    shows the same month in English, and the month links stay in English."""
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto(f"{base_url}/stats")
-    expect(page.locator("h1")).to_contain_text("2026-11")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("h1")).to_have_text("Гаряча лінія для громадян: статистика за листопад 2026 року")
     expect(page.locator("svg#chart-topics")).to_be_visible()
-    expect(page.locator("#topics")).to_contain_text("109")
+    # The seeded month: 12 appeals on topic 109 and 6 on 106.
+    expect(page.locator("#appeals")).to_have_text("18")
+    expect(page.locator("#figures dt").first).to_have_text("Зареєстровано звернень")
+    expect(page.locator("#topics tbody tr").first).to_have_text("109Комунальне господарство12")
+    expect(page.locator("#topics thead")).to_contain_text("Кількість звернень")
     assert not any(url.endswith(".js") for url in requests)
+
+    page.locator("#lang-switch").click()
+    expect(page).to_have_url(f"{base_url}/stats?month=2026-11&lang=en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("h1")).to_have_text("Citizens' hotline: statistics for 2026-11")
+    expect(page.locator("#appeals")).to_have_text("18")
+    expect(page.locator("#figures dt").first).to_have_text("Appeals registered")
+    expect(page.locator("#topics tbody tr").first).to_have_text("109Комунальне господарство12")
+    page.locator("#previous").click()
+    expect(page).to_have_url(f"{base_url}/stats?month=2026-10&lang=en")
+    expect(page.locator("h1")).to_have_text("Citizens' hotline: statistics for 2026-10")
+    page.locator("#month").fill("2026-11")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("h1")).to_have_text("Citizens' hotline: statistics for 2026-11")
+    expect(page.locator("#lang-switch")).to_have_text("Українською")
