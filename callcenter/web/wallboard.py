@@ -1,7 +1,9 @@
 """The supervisors' wallboard and live control: ``/wallboard``, ``/ws/wallboard``, ``/api/wallboard``, ``/api/supervise/*``.
 
 * ``GET /wallboard``: the page (``static/wallboard.html``, ``.css``, ``.js``; large type, high
-  contrast, alerts in colour *and* words, no CDN).
+  contrast, alerts in colour *and* words, no CDN). Ukrainian by default, English with
+  ``?lang=en`` (remembered in the ``cc_lang`` cookie, as on the desk); the words, the script's
+  included, are in ``static/wallboard.i18n.json``, the KPI names those of the analytics page.
 * ``GET /ws/wallboard``: the live feed from ``LiveStats``: a full ``state`` message on connect,
   then ``update`` messages with only the queues and agents that changed (at most ~5 a second,
   never later than 0.2 s after an event). The handshake's ``Origin`` must be ours.
@@ -29,9 +31,13 @@ channel_of=...)``; ``setup`` adds the routes and a cleanup context that starts a
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from string import Template
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -46,7 +52,7 @@ from callcenter.storage.audit import record_audit
 from callcenter.storage.users import Role
 from callcenter.telephony.dialplan_contract import spy_variables
 from callcenter.web.auth import current_user, public, requires
-from callcenter.web.auth_pages import PAGE_HEADERS
+from callcenter.web.auth_pages import LANG_COOKIE, LANGUAGES, PAGE_HEADERS, language_of
 from callcenter.web.errors import error_response
 from callcenter.web.keys import DB_POOL
 from callcenter.web.static_files import asset_response, open_page_socket, until_closed
@@ -168,11 +174,32 @@ async def _close_sockets(app: web.Application) -> None:
 # ---- page, feed, REST --------------------------------------------------------------------------
 
 
+@cache
+def _texts() -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = json.loads(_read("wallboard.i18n.json"))
+    return texts
+
+
 @routes.get("/wallboard")
 @requires(Role.SUPERVISOR)
 async def wallboard_page(request: web.Request) -> web.Response:
-    """The wallboard page (its figures come from the socket)."""
-    return web.Response(text=_read("wallboard.html"), content_type="text/html", headers=PAGE_HEADERS)
+    """The wallboard page (its figures come from the socket; Ukrainian, ``?lang=en`` for English)."""
+    lang = language_of(request)
+    texts = _texts()[lang]
+    # The switch is a GET form to /wallboard?lang=<other> (the board takes no other query).
+    other = next(code for code in LANGUAGES if code != lang)
+    # The script's texts travel as JSON in a non-executable block (allowed by the CSP); "<" is
+    # escaped so no text can close the block.
+    script_texts = json.dumps(texts, ensure_ascii=False).replace("<", "\\u003c")
+    body = Template(_read("wallboard.html")).substitute(
+        {key: html.escape(value) for key, value in texts.items()},
+        lang=lang,
+        other_lang_code=other,
+        texts_json=script_texts,
+    )
+    response = web.Response(text=body, content_type="text/html", headers=PAGE_HEADERS)
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", path="/")
+    return response
 
 
 @routes.get("/static/wallboard/{name}")

@@ -78,10 +78,15 @@ def cell(page: Page, queue: str, field: str) -> Any:
 
 
 def test_wallboard_follows_a_call(board_thread: BoardThread, page: Page, tmp_path: Path) -> None:
-    """Arrival and wait, answer, and hang-up each show on the board within a second."""
+    """Arrival and wait, answer, and hang-up each show on the board within a second; the board is
+    Ukrainian with the analytics page's KPI names, and its language button shows the same figures
+    in English."""
     base = board_thread.url
     sign_in(page, f"{base}/wallboard", "u-supervisor")
     expect(page.locator("#link")).to_have_class("link-up")
+    expect(page.locator("html")).to_have_attribute("lang", "uk")
+    expect(page.locator("#link")).to_have_text("На зв'язку")
+    expect(page.locator('th[data-field="abandoned"]')).to_have_text("Пропущено")
 
     board_thread.publish(TOPIC_ACD, AgentStateChanged("op1", AgentState.AVAILABLE, time.time()))
     agent = page.locator('li[data-agent="op1"]')
@@ -121,6 +126,18 @@ def test_wallboard_follows_a_call(board_thread: BoardThread, page: Page, tmp_pat
     expect(agent.locator(".state")).to_contain_text("обробка", timeout=UPDATE_MS)
     page.screenshot(path=str(tmp_path / "3-ended.png"))
     assert (tmp_path / "3-ended.png").stat().st_size > 0
+
+    page.locator("#lang-switch").click()
+    expect(page).to_have_url(f"{base}/wallboard?lang=en")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#link")).to_have_text("Connected")
+    expect(page.locator("h1")).to_have_text("Queue board")
+    expect(page.locator('th[data-field="abandoned"]')).to_have_text("Abandoned")
+    expect(cell(page, "general", "answered")).to_have_text("1")
+    expect(cell(page, "general", "aht")).to_have_text("40 s")
+    expect(agent.locator(".state")).to_contain_text("wrap-up")
+    expect(agent.locator(".calls")).to_have_text("calls: 1")
+    expect(page.locator("#lang-switch")).to_have_text("Українською")
 
 
 def test_long_wait_raises_a_worded_alert(board_thread: BoardThread, page: Page) -> None:

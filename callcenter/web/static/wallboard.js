@@ -1,8 +1,10 @@
 // The wallboard: the full state on connect, then updates with only what changed.
+// The words come from the page (its language's texts in #wallboard-texts), as on the agent desk.
 "use strict";
 (function () {
-  const STATES = { available: "вільний", ringing: "дзвінок", on_call: "розмова", wrap_up: "обробка",
-    paused: "пауза", logged_out: "не в системі" };
+  const T = JSON.parse(document.getElementById("wallboard-texts").textContent);
+  const format = (template, values) =>
+    template.replace(/\{(\w+)\}/g, (_, key) => (key in values ? String(values[key]) : ""));
   let board = { queues: {}, agents: {}, alerts: [] };
   let skew = 0; // server clock minus ours, so counted-up times match the server's
   let socket = null;
@@ -16,7 +18,7 @@
     return e;
   };
   const pct = (x) => (x === null || x === undefined ? "—" : Math.round(x * 100) + "%");
-  const secs = (x) => (x === null || x === undefined ? "—" : Math.round(x) + " с");
+  const secs = (x) => (x === null || x === undefined ? "—" : format(T.seconds, { value: Math.round(x) }));
   const mmss = (s) => {
     s = Math.max(0, Math.floor(s));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
@@ -45,19 +47,19 @@
     let [r, data] = await post(path, spying && phone ? { ...body, phone } : body);
     if (spying && r.status === 400 && (data.details || {}).field === "phone") {
       // No phone configured for this login (or a stale one): ask once which configured phone to ring.
-      const asked = window.prompt("Ваш телефон (внутрішній номер), на який подзвонити:", phone || "");
+      const asked = window.prompt(T.ask_phone, phone || "");
       if (asked) {
         [r, data] = await post(path, { ...body, phone: asked.trim() });
         if (r.ok) localStorage.setItem("cc_supervisor_phone", asked.trim());
       }
     }
-    $("message").textContent = r.ok ? done : "Помилка: " + (data.message || r.status);
+    $("message").textContent = r.ok ? done : format(T.error, { message: data.message || r.status });
   }
 
   function alertText(a) {
     if (a.kind === "service_level")
-      return `${a.queue}: рівень обслуговування ${pct(a.value)} нижче цілі ${pct(a.threshold)}`;
-    return `${a.queue}: очікування ${mmss(now() - a.since)} довше за ${mmss(a.threshold)}`;
+      return format(T.alert_service_level, { queue: a.queue, value: pct(a.value), goal: pct(a.threshold) });
+    return format(T.alert_wait, { queue: a.queue, wait: mmss(now() - a.since), limit: mmss(a.threshold) });
   }
 
   function renderAlerts() {
@@ -72,7 +74,7 @@
       const cells = [
         [q.title, "name"], [String(q.waiting), "waiting"],
         [q.oldest_since === null ? "—" : "", "longest"],
-        [pct(q.service_level) + (low ? " нижче цілі" : ""), "sl"],
+        [pct(q.service_level) + (low ? T.below_goal : ""), "sl"],
         [String(q.offered), "offered"], [String(q.answered), "answered"], [String(q.abandoned), "abandoned"],
         [secs(q.asa_s), "asa"], [secs(q.aht_s), "aht"], [String(q.callbacks_pending), "callbacks"],
       ];
@@ -83,7 +85,7 @@
         if (key === "sl" && q.sl_goal !== null) {
           // The goal next to the figure, smaller: "83% / 80%" reads as "83 against 80".
           td.append(el("small", { class: "goal" }, ` / ${pct(q.sl_goal)}`));
-          td.title = `ціль ${pct(q.sl_goal)} відповідей за ${Math.round(q.sl_target_s)} с`;
+          td.title = format(T.sl_title, { goal: pct(q.sl_goal), seconds: Math.round(q.sl_target_s) });
         }
         tr.append(td);
       }
@@ -94,15 +96,16 @@
     for (const q of Object.values(board.queues)) {
       for (const c of q.callers || []) {
         const li = el("li", { "data-call": c.call_id });
-        li.append(`${q.title} №${c.position ?? "—"} · `, timer(c.since), ` · пріоритет ${c.priority} `);
+        li.append(format(T.caller, { queue: q.title, position: c.position ?? "—" }) + " · ", timer(c.since),
+          " · " + format(T.priority, { priority: c.priority }) + " ");
         const others = Object.keys(board.queues).filter((n) => n !== q.name);
         for (const other of others) {
           const b = el("button", {}, "→ " + other);
-          b.onclick = () => act("/api/supervise/move", { call_id: c.call_id, queue: other }, "Переведено");
+          b.onclick = () => act("/api/supervise/move", { call_id: c.call_id, queue: other }, T.moved);
           li.append(b);
         }
-        const up = el("button", {}, "Пріоритет +1");
-        up.onclick = () => act("/api/supervise/priority", { call_id: c.call_id, priority: c.priority + 1 }, "Пріоритет змінено");
+        const up = el("button", {}, T.priority_up);
+        up.onclick = () => act("/api/supervise/priority", { call_id: c.call_id, priority: c.priority + 1 }, T.priority_done);
         li.append(up);
         callers.push(li);
       }
@@ -110,15 +113,16 @@
     for (const q of Object.values(board.queues)) {
       for (const c of q.callbacks || []) {
         const li = el("li", { "data-callback": c.call_id });
-        li.append(`${q.title}: передзвонити · `, timer(c.since), ` · спроб ${c.attempts} `);
+        li.append(format(T.callback, { queue: q.title }) + " · ", timer(c.since),
+          " · " + format(T.attempts, { attempts: c.attempts }) + " ");
         if (c.status !== "ringing") {
-          const take = el("button", {}, "Взяти собі");
+          const take = el("button", {}, T.take);
           take.onclick = async () => {
             const r = await fetch(`/api/callbacks/${encodeURIComponent(c.call_id)}/take`, {
               method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } });
             const data = await r.json().catch(() => ({}));
-            $("message").textContent = r.ok ? `Передзвоніть: ${data.contact || "номер невідомий"}`
-              : "Помилка: " + (data.message || r.status);
+            $("message").textContent = r.ok ? format(T.take_done, { contact: data.contact || T.number_unknown })
+              : format(T.error, { message: data.message || r.status });
           };
           li.append(take);
         }
@@ -135,23 +139,23 @@
     const items = agents.map((a) => {
       const li = el("li", { class: "state-" + a.state, "data-agent": a.agent_id });
       li.append(el("span", { class: "name" }, a.name));
-      const label = (STATES[a.state] || a.state) + (a.reason ? " (" + a.reason + ")" : "");
+      const label = (T["state_" + a.state] || a.state) + (a.reason ? " (" + a.reason + ")" : "");
       const state = el("span", { class: "state" }, label);
       if (a.since !== null) state.append(" ", timer(a.since));
       li.append(state);
-      li.append(el("span", { class: "calls" }, `дзвінків: ${a.calls_today}`));
+      li.append(el("span", { class: "calls" }, format(T.calls_today, { calls: a.calls_today })));
       if (a.state === "on_call") {
-        for (const [mode, text] of [["listen", "Слухати"], ["whisper", "Підказати"], ["barge", "Втрутитись"]]) {
-          const b = el("button", {}, text);
-          b.onclick = () => act("/api/supervise/" + mode, { agent_id: a.agent_id }, "Телефон дзвонить");
+        for (const mode of ["listen", "whisper", "barge"]) {
+          const b = el("button", {}, T[mode]);
+          b.onclick = () => act("/api/supervise/" + mode, { agent_id: a.agent_id }, T.phone_ringing);
           li.append(b);
         }
       }
       if (a.state !== "logged_out") {
-        const p = el("button", {}, "Пауза");
-        p.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/pause`, { reason: "meeting" }, "Паузу поставлено");
-        const o = el("button", {}, "Вийти");
-        o.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/logout`, {}, "Вихід");
+        const p = el("button", {}, T.pause);
+        p.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/pause`, { reason: "meeting" }, T.pause_done);
+        const o = el("button", {}, T.logout);
+        o.onclick = () => act(`/api/agents/${encodeURIComponent(a.agent_id)}/logout`, {}, T.logout_done);
         li.append(p, o);
       }
       return li;
@@ -179,17 +183,17 @@
   function connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(`${scheme}//${location.host}/ws/wallboard`);
-    socket.onopen = () => { $("link").textContent = "На зв'язку"; $("link").className = "link-up"; };
+    socket.onopen = () => { $("link").textContent = T.link_up; $("link").className = "link-up"; };
     socket.onmessage = (e) => apply(JSON.parse(e.data));
     socket.onclose = () => {
-      $("link").textContent = "Немає зв'язку"; $("link").className = "link-down";
+      $("link").textContent = T.link_down; $("link").className = "link-down";
       setTimeout(connect, 2000);
     };
   }
 
   // Waits and times in state count up here, between updates.
   setInterval(() => {
-    $("clock").textContent = new Date(now() * 1000).toLocaleTimeString("uk-UA", { timeZone: "Europe/Kyiv" });
+    $("clock").textContent = new Date(now() * 1000).toLocaleTimeString(T.clock_locale, { timeZone: "Europe/Kyiv" });
     for (const t of document.querySelectorAll(".timer")) t.textContent = mmss(now() - Number(t.dataset.since));
     renderAlerts();
   }, 1000);
