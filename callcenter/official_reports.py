@@ -376,9 +376,15 @@ DOCUMENT_CSS = REPORT_CSS + PRINT_CSS
 def _section_html(report: OfficialReport, section: Section, words: ReportLanguage) -> str:
     title = _section_title(report, section, words)
     rows = [r for r in section.rows if r[2] > 0] or list(section.rows[:1])
+
+    def share(count: int) -> str:
+        return words.text(
+            "percent", value=words.number(100 * count / report.appeals if report.appeals else 0, 1)
+        )
+
     body = "".join(
         f"<tr><td>{_e(code)}</td><td>{_e(_row_name(section, code, name, words))}</td><td>{count}</td>"
-        f"<td>{_e(words.text('percent', value=words.number(100 * count / report.appeals if report.appeals else 0, 1)))}</td></tr>"
+        f"<td>{_e(share(count))}</td></tr>"
         for code, name, count in rows
     )
     total = (
