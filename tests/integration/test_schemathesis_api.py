@@ -20,6 +20,11 @@ Hypothesis runs derandomized (the same cases every run) with a few examples per 
 no deadline, and without shrinking, so the file stays bounded; a failure names the operation,
 the case (as a curl command) and what was wrong.
 
+A second test sends only the negative cases, with an agent logged in (paused) and a caller
+waiting in the ACD, and after each one the application refuses (4xx) compares a snapshot of
+every table (a digest of its rows; only the sessions' last-use table is left out) and of the
+ACD's agents and waiting callers with the one taken before: bad input must change nothing.
+
 The cases are drawn and sent from a worker thread with ``requests`` (schemathesis' own
 transport), while the test's event loop serves the application and owns the database pool.
 """
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +106,10 @@ class Target:
     """The running app's address and a signed-in session per role."""
 
     base_url: str
+    #: The database and the live calls as they are now (``snapshot``), read from the test's loop.
+    state: Callable[[], dict[str, Any]] = dict
+    #: The application under test (its ACD holds the live calls).
+    app: Any = None
     #: Path parameter → a value naming a seeded record, per path template (``real_path_values``).
     records: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, tuple[requests.Session, str]] = field(default_factory=dict)
@@ -137,8 +146,13 @@ async def target(db_pool: Any, tmp_path: Path) -> AsyncIterator[Target]:
         records = await seed_records(app)
         server = TestServer(app)
         await server.start_server()
+        loop = asyncio.get_running_loop()
+
+        def state() -> dict[str, Any]:
+            return asyncio.run_coroutine_threadsafe(snapshot(db_pool, app), loop).result(30)
+
         try:
-            found = Target(str(server.make_url("")).rstrip("/"), records)
+            found = Target(str(server.make_url("")).rstrip("/"), state, app, records)
             # Every role signs in before any fuzzing: failed sign-ins (the login operation's
             # cases) count against this address, and would refuse a sign-in made after them.
             await asyncio.to_thread(lambda: [found.session(role) for role in LOGINS])
@@ -350,3 +364,126 @@ def send_once_crashed(target: Target) -> list[str]:
 async def test_inputs_that_once_crashed_get_clear_errors(target: Target) -> None:
     """The cases behind the fixed 500s, sent as they were found: each gets its 4xx and the error shape."""
     assert await asyncio.to_thread(send_once_crashed, target) == []
+
+
+#: The one table a refused request may still write: the session's last use (idle timeout).
+VOLATILE_TABLES = frozenset({"user_sessions"})
+
+
+async def snapshot(pool: Any, app: web.Application) -> dict[str, Any]:
+    """Every table's rows (as one digest per table, volatile ones left out) and the live calls:
+    the agents' states and the callers waiting in the ACD."""
+    from callcenter.web.agents_api import ACD_SERVICE
+
+    tables = [
+        r["tablename"]
+        for r in await pool.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        if r["tablename"] not in VOLATILE_TABLES
+    ]
+    digests = " UNION ALL ".join(
+        f"SELECT '{name}', md5(coalesce(string_agg(md5(t::text), ',' ORDER BY md5(t::text)), '')) FROM \"{name}\" t"
+        for name in tables
+    )
+    found: dict[str, Any] = dict(await pool.fetch(digests)) if tables else {}
+    acd = app[ACD_SERVICE]
+    now = acd.clock()
+    found["acd agents"] = sorted(
+        (v.agent_id, v.state.value, v.reason, v.call_id) for v in acd.state.agents(now)
+    )
+    found["acd callers"] = sorted(
+        (v.call_id, v.queue, v.priority, v.status)
+        for q in acd.state.config.queues
+        for v in acd.state.waiting(q, now)
+    )
+    return found
+
+
+def refused_cases_change_nothing(document: dict[str, Any], target: Target) -> tuple[int, list[str]]:
+    """Send every operation's negative cases; each refused one (4xx) must leave the database and
+    the live calls as they were. (Cases refused, changes found.)"""
+    schema = schemathesis.openapi.from_dict(document)
+    changes: list[str] = []
+    sent = 0
+    for method, path, role in operations(document):
+        if (method, path) in SESSION_ENDING or (method, path) in LAST:
+            continue  # they end the session the other cases use; their refusals are checked above
+        sent += refused_cases_of(schema, target, method, path, role, changes)
+    return sent, changes
+
+
+def refused_cases_of(
+    schema: Any, target: Target, method: str, path: str, role: str, changes: list[str]
+) -> int:
+    """One operation's negative cases, each followed by a snapshot (see above); cases refused."""
+    operation = schema[path][method]
+    session, token = (requests.Session(), "") if role == PUBLIC else target.session(role)
+    headers = {"X-CSRF-Token": token} if token else {}
+    cookies = {name: value for name, value in session.cookies.items() if name == "cc_session"}
+    before = target.state()
+    sent = 0
+
+    @hypothesis.given(
+        case=operation.as_strategy(
+            generation_mode=GenerationMode.NEGATIVE,
+            path_parameters=real_path_values(path, target.records) or None,
+        )
+    )
+    @hypothesis.settings(
+        max_examples=REFUSED_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    def send(case: schemathesis.Case) -> None:
+        nonlocal before, sent
+        if case.cookies is not None:
+            case.cookies.pop("cc_session", None)
+        response = case.call(
+            base_url=target.base_url, session=session, headers=headers, cookies=cookies, timeout=30
+        )
+        sent += 1
+        after = target.state()
+        if 400 <= response.status_code < 500 and after != before:
+            changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
+            changes.append(
+                f"{method} {path} answered {response.status_code} but changed {changed}: {case.as_curl_command()}"
+            )
+        before = after
+
+    try:
+        send()
+    except hypothesis.errors.Unsatisfiable:
+        pass  # nothing to break in this operation
+    return sent
+
+
+#: Negative cases per operation in the no-effect test (each costs a snapshot of every table).
+REFUSED_EXAMPLES = 8
+
+
+async def test_refused_requests_change_no_record_and_no_call(target: Target, db_pool: Any) -> None:
+    """Bad input touches nothing: every generated invalid request the app refuses leaves every
+    table (but the session and sign-in bookkeeping) and the ACD's agents and waiting callers as
+    they were, with calls in the ACD while it runs."""
+    from callcenter.services.acd import OfferInfo
+    from callcenter.web.agents_api import ACD_SERVICE
+
+    acd = target.app[ACD_SERVICE]
+    acd.login("op103")
+    acd.pause("op103", acd.settings.pause_reasons[0])
+    acd.join("fuzz-waiting-1", "general", OfferInfo("fuzz-waiting-1", "fuzz-waiting-1", None, "uk", "106"))
+    assert (await asyncio.to_thread(target.state))["acd callers"], "a caller waits while the requests run"
+    sent, changes = 0, []
+    for _, document in sorted(all_documents().items()):
+        n, found = await asyncio.to_thread(refused_cases_change_nothing, document, target)
+        sent, changes = sent + n, changes + found
+    assert sent > 300, f"only {sent} generated requests were refused"
+    assert changes == [], "\n".join(changes)
+    # The snapshot sees a change of either kind, so the check above can fail.
+    before = await asyncio.to_thread(target.state)
+    await db_pool.execute("UPDATE appeals SET dnid = '0800000000' WHERE linkedid = 'S-3'")
+    acd.leave("fuzz-waiting-1")
+    after = await asyncio.to_thread(target.state)
+    assert after["appeals"] != before["appeals"] and after["acd callers"] != before["acd callers"]
