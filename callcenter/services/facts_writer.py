@@ -348,7 +348,7 @@ class FactsWriter:
         self._tombstones: dict[str, float] = {}
         #: events that arrived for a call already written and forgotten (ignored)
         self.late_events = 0
-        self._agent_events: dict[str, list[A.AgentEvent]] = {}
+        self._agent_events: dict[str, set[A.AgentEvent]] = {}
         self._agent_watermark: dict[str, datetime] = {}  # last logout written, per agent
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._wake = asyncio.Event()
@@ -485,14 +485,14 @@ class FactsWriter:
         watermark = self._agent_watermark.get(event.agent)
         if watermark is not None and event.at <= watermark:
             return  # a replay of a session already written closed
-        events = self._agent_events.setdefault(event.agent, [])
-        if event in events:
+        events = self._agent_events.setdefault(event.agent, set())
+        if event in events:  # a set: a shift holds hundreds of events, and this runs per event
             return
-        events.append(event)
+        events.add(event)
         self._write_agent_sessions(event.agent)
 
     def _write_agent_sessions(self, agent: str) -> None:
-        events = self._agent_events.get(agent, [])
+        events = self._agent_events.get(agent, set())
         if not events:
             return
         until = max(to_datetime(self.clock()), max(e.at for e in events))
