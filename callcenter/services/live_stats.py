@@ -71,6 +71,8 @@ __all__ = [
 log = get_logger(__name__)
 
 KYIV = ZoneInfo("Europe/Kyiv")
+#: how long a call counted complete keeps its id, so a stray late event is not a new call
+FINAL_KEEP_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,9 @@ class LiveStats:
         self._facts = CallFactBuilder()
         self._totals: dict[str, KpiAccumulator] = {}
         self._counted: dict[str, dict[RollupKey, KpiCounters]] = {}
+        #: calls counted complete → when (their shares need no correction: only their id stays,
+        #: so a stray late event is not counted as a new call; kept ``FINAL_KEEP_S``)
+        self._final: dict[str, float] = {}
         self._calls_today: dict[str, int] = {}
         self._waiting: dict[str, tuple[str, float]] = {}
         self._agents: dict[str, _AgentLive] = {}
@@ -282,20 +287,35 @@ class LiveStats:
         for mapped in self._mapper.map(topic, event):
             if isinstance(mapped, A.AgentEvent):
                 continue
+            if mapped.linkedid in self._final:
+                self._mapper.forget_call(mapped.linkedid)
+                continue  # a stray event of a call counted complete
             completed = self._facts.add(mapped)
             if completed is not None:
                 done[mapped.linkedid] = completed
         for linkedid, call in done.items():
             self._count(call, final=True)
-            # Complete (wrap-up included): nothing more will change it, so let go of its events.
+            # Complete (wrap-up included): nothing more will change it, so let go of its events
+            # and of its shares (kept all day, they were ~1 KB a call).
             self._facts.forget(linkedid)
             self._mapper.forget_call(linkedid)
+            self._counted.pop(linkedid, None)
+            self._final[linkedid] = now
+        self._expire_final(now)
         if isinstance(event, CallFinished) and event.linkedid not in done:
             # Hung up, wrap-up still running: count it now with the wrap-up so far (none);
             # the wrap-up's end rebuilds the facts and corrects the share.
             forced = self._facts.finish(event.linkedid)
             if forced is not None:
                 self._count(forced, final=False)
+
+    def _expire_final(self, now: float) -> None:
+        final = self._final
+        while final:
+            oldest = next(iter(final))  # insertion order is time order
+            if now - final[oldest] < FINAL_KEEP_S:
+                return
+            del final[oldest]
 
     def _track_live(self, event: Any) -> None:
         if isinstance(event, CallQueued):

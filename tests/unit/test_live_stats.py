@@ -34,7 +34,14 @@ from callcenter.services.live_events import (
     CallOffered,
     CallQueued,
 )
-from callcenter.services.live_stats import KYIV, LiveStats, LiveStatsSettings, day_start, state_diff
+from callcenter.services.live_stats import (
+    FINAL_KEEP_S,
+    KYIV,
+    LiveStats,
+    LiveStatsSettings,
+    day_start,
+    state_diff,
+)
 
 T0 = dt.datetime(2026, 11, 24, 10, 0, tzinfo=KYIV).timestamp()
 
@@ -148,6 +155,22 @@ def test_wrap_up_joins_aht_when_it_ends() -> None:
     q = script.stats.state(T0 + 141)["queues"]["general"]
     assert (q["offered"], q["answered"], q["answered_in_target"]) == (4, 2, 1)
     assert q["aht_s"] == 90.0  # (50 + 10 + 60 + 60) / 2
+
+
+def test_complete_calls_keep_only_their_id_and_strays_are_not_new_calls() -> None:
+    """Once counted complete a call's shares are let go (they were kept all day); a stray
+    event of it later is not a new call; its id goes after ``FINAL_KEEP_S``."""
+    script = Script()
+    script.scenario()
+    q = script.stats.state(T0 + 130)["queues"]["general"]
+    assert (q["offered"], q["answered"], q["abandoned"]) == (4, 2, 1)
+    assert script.stats._counted == {}  # every call of the scenario is complete
+    script.queue("c2", 200)  # a stray, long after c2 was counted
+    script.finish("c2", "abandoned_queue", 230)
+    q = script.stats.state(T0 + 240)["queues"]["general"]
+    assert (q["offered"], q["answered"], q["abandoned"]) == (4, 2, 1)
+    script.arrive("c9", FINAL_KEEP_S + 300)  # an hour on: the ids are forgotten
+    assert "c2" not in script.stats._final and "c9" not in script.stats._final
 
 
 def test_agents_state_since_and_calls_today() -> None:
