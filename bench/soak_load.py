@@ -207,6 +207,7 @@ async def backend_child(config: dict[str, Any]) -> None:
         tracemalloc.start(1)
         baseline = tracemalloc.take_snapshot()
     counts_before = object_counts() if config.get("object_counts") else None
+    previous_snap: tracemalloc.Snapshot | None = None
     cpu_mark = (time.process_time(), time.monotonic())
     lag = LoopLag()
     lag_task = asyncio.ensure_future(lag.run())
@@ -242,11 +243,23 @@ async def backend_child(config: dict[str, Any]) -> None:
                 "agi_sessions": runtime.agi.active_sessions,
             }
             if baseline is not None:
-                growth = tracemalloc.take_snapshot().compare_to(baseline, "filename")[:6]
+                snap = tracemalloc.take_snapshot()
+                growth = snap.compare_to(baseline, "filename")[:6]
                 stats["growth_kib"] = [
                     [str(g.traceback[0].filename).removeprefix(str(ROOT) + "/"), g.size_diff / 1024]
                     for g in growth
                 ]
+                # What grew in the last minute, by line: a steady leak shows every minute.
+                last = snap.compare_to(previous_snap or baseline, "lineno")[:5]
+                stats["minute_growth_kib"] = [
+                    [
+                        f"{str(g.traceback[0].filename).removeprefix(str(ROOT) + '/')}:{g.traceback[0].lineno}",
+                        g.size_diff / 1024,
+                    ]
+                    for g in last
+                ]
+                previous_snap = snap
+                stats["traced_mib"] = tracemalloc.get_traced_memory()[0] / 2**20
             if counts_before is not None:
                 counts_now = object_counts()
                 growth_n = sorted(
@@ -426,6 +439,11 @@ async def soak(args: argparse.Namespace) -> int:
                 f"{kinds.count('abandoned'):>8} {kinds.count('lost'):>5}",
                 flush=True,
             )
+            if "minute_growth_kib" in stats:
+                print(
+                    f"      Python heap in use {stats['traced_mib']:.1f} MiB; grew this minute (KiB):",
+                    ", ".join(f"{where} {kib:+.0f}" for where, kib in stats["minute_growth_kib"]),
+                )
             if "object_growth" in stats:
                 print(
                     "      objects grown since start:",
