@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import re
-import string
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -19,6 +18,7 @@ from callcenter.storage.surveys import SurveyResponse, SurveyStore
 from callcenter.storage.users import Role
 from callcenter.web import content_api
 from callcenter.web.static_files import read_static
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_auth_support import add_user, make_app, sign_in
 from tests.integration.test_content_alerts import add_appeal
 
@@ -141,11 +141,7 @@ async def test_content_page_in_both_languages(db_pool: Any) -> None:
     """content.i18n.json has the same keys and placeholders in both languages; the page renders
     fully in each, Ukrainian by default (dd.mm.yyyy days, decimal comma, Ukrainian errors)."""
     texts = json.loads(read_static("content.i18n.json"))
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts)
     await db_pool.execute("TRUNCATE appeals, content_alerts, survey_responses CASCADE")
     await seed(db_pool)
     app = make_app(db_pool)

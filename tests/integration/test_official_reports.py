@@ -7,7 +7,6 @@ import argparse
 import csv
 import io
 import re
-import string
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from callcenter.official_reports_cli import (
     official_report_command,
     run_official_report,
 )
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_official_support import make_appeals
 
 
@@ -197,13 +197,7 @@ def test_report_texts_match_and_render_fully_in_both_languages() -> None:
     period's name aside, which English writes as its label); each language's page and CSV come out
     with every word filled in, in that language, and the figures the same."""
     texts = official_texts()
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        if key.startswith("period_"):
-            continue
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts, skip_prefixes=("period_",))
     report = sample_report()
     at = datetime(2026, 10, 15, 8, tzinfo=UTC)
     pages = {lang: official_document(report, at, lang=lang, switch_href="?period=2026-Q3") for lang in texts}

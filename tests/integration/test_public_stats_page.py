@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.web import public_stats
 from callcenter.web.static_files import read_static
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_auth_support import make_app
 from tests.integration.test_content_alerts import add_appeal
 
@@ -22,11 +22,7 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 def test_stats_texts_have_the_same_keys_and_placeholders() -> None:
     """stats.i18n.json has the same keys and placeholders in Ukrainian and English."""
     texts = json.loads(read_static("stats.i18n.json"))
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts)
 
 
 async def test_stats_page_in_both_languages(db_pool: Any) -> None:

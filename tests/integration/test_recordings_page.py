@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from callcenter.storage.recordings import RecordingRepository, RecordingStatus
 from callcenter.storage.users import Role
 from callcenter.web import recordings_api
 from callcenter.web.static_files import read_static
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_auth_support import FakeClock, add_user, make_app, sign_in
 
 
@@ -24,11 +24,7 @@ def test_recordings_texts_have_the_same_keys_and_placeholders() -> None:
     """recordings.i18n.json has the same keys and placeholders in Ukrainian and English, and a word
     for every recording status the flagged list can show."""
     texts = json.loads(read_static("recordings.i18n.json"))
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts)
     assert {f"status_{status.value}" for status in RecordingStatus} <= set(texts["uk"])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +21,7 @@ from callcenter.storage.users import Role
 from callcenter.web.analytics_page import AnalyticsPageState, setup_analytics
 from callcenter.web.auth import route_access
 from callcenter.web.static_files import read_static
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_auth_support import add_user, make_app, sign_in
 from tests.unit.test_reports_support import POLICY, synthetic_days
 
@@ -115,11 +115,7 @@ async def test_both_languages_have_every_text(client: Client) -> None:
     """analytics.i18n.json has the same keys (and placeholders) in both languages, its English
     report texts are the CLI's, and every page renders with nothing left unfilled."""
     texts = json.loads(read_static("analytics.i18n.json"))
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts)
     assert {k: texts["en"][k] for k in ENGLISH_TEXTS} == ENGLISH_TEXTS
     await sign_in(client, "u-supervisor")
     for lang in ("uk", "en"):

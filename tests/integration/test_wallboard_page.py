@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
 from callcenter.web.static_files import read_static
+from tests.integration.i18n_support import assert_same_keys_and_placeholders
 from tests.integration.test_auth_support import sign_in
 from tests.integration.test_wallboard_support import add_people, make_wallboard_app
 
@@ -28,11 +28,7 @@ def test_wallboard_texts_have_the_same_keys_and_placeholders() -> None:
     """wallboard.i18n.json has the same keys and placeholders in Ukrainian and English, and names
     the KPIs as the analytics page does, in both languages' sense (Пропущено, not Втрачено)."""
     texts = json.loads(read_static("wallboard.i18n.json"))
-    assert set(texts) == {"uk", "en"} and set(texts["uk"]) == set(texts["en"])
-    fields = string.Formatter()
-    for key in texts["uk"]:
-        names = [{name for _, name, _, _ in fields.parse(texts[lang][key]) if name} for lang in ("uk", "en")]
-        assert names[0] == names[1], key
+    assert_same_keys_and_placeholders(texts)
     analytics = json.loads(read_static("analytics.i18n.json"))["uk"]
     for key, analytics_key in SAME_AS_ANALYTICS.items():
         assert texts["uk"][key] == analytics[analytics_key], key
