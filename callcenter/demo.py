@@ -50,6 +50,9 @@ log = get_logger(__name__)
 DAY_MINUTES = 12.0
 #: Calls per hour at the peak of the (compressed) day.
 PEAK_PER_HOUR = 360.0
+#: Callers already on the line when the demo starts, so the first minute always has calls that
+#: end (random arrivals alone sometimes left the wallboard and the totals empty for a minute).
+OPENING_CALLS = 4
 #: The simulated phone on the supervisor's desk (listen / whisper / barge ring it).
 SUPERVISOR_PHONE = "sup01"
 #: Wrap-up seconds in the demo's copy of the queue files.
@@ -158,9 +161,15 @@ async def _traffic(pbx: SimulatedPbx, stop: asyncio.Event) -> None:
         return curve(8 * 3600 + position * (12 * 3600 / day_s))
 
     callers = _callers(rng)
-    while not stop.is_set():
-        # In chunks, so finished calls' outcomes are let go rather than kept for the whole run.
-        await run_load(pbx, callers, rate_per_hour=rate, duration=300.0, rng=rng)
+    opening = [asyncio.create_task(pbx.call(next(callers))) for _ in range(OPENING_CALLS)]
+    try:
+        while not stop.is_set():
+            # In chunks, so finished calls' outcomes are let go rather than kept for the whole run.
+            await run_load(pbx, callers, rate_per_hour=rate, duration=300.0, rng=rng)
+    finally:
+        for task in opening:
+            task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
 
 
 async def _demo_services(runtime: Runtime) -> AsyncIterator[None]:
