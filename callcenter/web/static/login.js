@@ -84,5 +84,6 @@
       document.getElementById("logout-status").textContent = logout.dataset.errorOther;
       logout.disabled = false;
     });
+    logout.disabled = false; // the page ships it disabled until this handler is attached
   }
 })();
