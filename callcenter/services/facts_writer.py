@@ -63,7 +63,14 @@ from callcenter.services.live_events import (
     CallTransferred,
 )
 
-__all__ = ["FactsStore", "FactsWriter", "FactsWriterConfig", "LiveEventMapper", "to_datetime"]
+__all__ = [
+    "FactsStore",
+    "FactsWriter",
+    "FactsWriterConfig",
+    "LiveEventMapper",
+    "forget_older_than",
+    "to_datetime",
+]
 
 log = get_logger(__name__)
 
@@ -91,6 +98,18 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+
+
+def forget_older_than(stamps: dict[str, float], now: float, keep_s: float) -> None:
+    """Drop the entries of ``stamps`` (id → when added, added in time order) older than ``keep_s``.
+
+    Insertion order is time order, so only the expired head is visited: O(1) per call, amortised.
+    """
+    while stamps:
+        oldest = next(iter(stamps))
+        if now - stamps[oldest] < keep_s:
+            return
+        del stamps[oldest]
 
 
 def to_datetime(at: float) -> datetime:
@@ -540,12 +559,7 @@ class FactsWriter:
                 self.builder.add(A.Hungup(linkedid, state.last_at, "system"))
                 state.hungup_seen = now
                 self._force(linkedid, "no_call_finished")
-        tombstones = self._tombstones
-        while tombstones:
-            oldest = next(iter(tombstones))
-            if now - tombstones[oldest] < cfg.tombstone_s:
-                break
-            del tombstones[oldest]
+        forget_older_than(self._tombstones, now, cfg.tombstone_s)
 
     def _force(self, linkedid: str, why: str) -> None:
         state = self._calls[linkedid]

@@ -49,7 +49,7 @@ from callcenter.analytics.rollup import ALL, RollupKey, RollupPolicy, call_contr
 from callcenter.bus import EventBus, Missed, Subscription
 from callcenter.logs import get_logger
 from callcenter.services.acd import AcdService
-from callcenter.services.facts_writer import LiveEventMapper
+from callcenter.services.facts_writer import LiveEventMapper, forget_older_than
 from callcenter.services.live_events import (
     TOPIC_ACD,
     TOPIC_CALLS,
@@ -301,21 +301,13 @@ class LiveStats:
             self._mapper.forget_call(linkedid)
             self._counted.pop(linkedid, None)
             self._final[linkedid] = now
-        self._expire_final(now)
+        forget_older_than(self._final, now, FINAL_KEEP_S)
         if isinstance(event, CallFinished) and event.linkedid not in done:
             # Hung up, wrap-up still running: count it now with the wrap-up so far (none);
             # the wrap-up's end rebuilds the facts and corrects the share.
             forced = self._facts.finish(event.linkedid)
             if forced is not None:
                 self._count(forced, final=False)
-
-    def _expire_final(self, now: float) -> None:
-        final = self._final
-        while final:
-            oldest = next(iter(final))  # insertion order is time order
-            if now - final[oldest] < FINAL_KEEP_S:
-                return
-            del final[oldest]
 
     def _track_live(self, event: Any) -> None:
         if isinstance(event, CallQueued):
