@@ -224,6 +224,24 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda op: op[:2] in LAST)
 
 
+def send_case(
+    case: schemathesis.Case, target: Target, session: requests.Session | None, token: str
+) -> tuple[Any, dict[str, str]]:
+    """Send ``case`` in ``session`` (None: signed out) with its CSRF token; (response, headers sent)."""
+    headers = {"X-CSRF-Token": token} if token else {}
+    if session is None:
+        session = requests.Session()
+    # The documents' security scheme is the session cookie, so schemathesis draws a value for
+    # it; the real session's cookie replaces that value (only the session is under test here).
+    cookies = {name: value for name, value in session.cookies.items() if name == "cc_session"}
+    if case.cookies is not None:
+        case.cookies.pop("cc_session", None)
+    response = case.call(
+        base_url=target.base_url, session=session, headers=headers, cookies=cookies, timeout=30
+    )
+    return response, headers
+
+
 def run_operation(
     schema: Any,
     target: Target,
@@ -256,17 +274,7 @@ def run_operation(
     )
     def check_cases(case: schemathesis.Case) -> None:
         session, token = session_for_case()
-        headers = {"X-CSRF-Token": token} if token else {}
-        if session is None:
-            session = requests.Session()
-        # The documents' security scheme is the session cookie, so schemathesis draws a value for
-        # it; the real session's cookie replaces that value (only the session is under test here).
-        cookies = {name: value for name, value in session.cookies.items() if name == "cc_session"}
-        if case.cookies is not None:
-            case.cookies.pop("cc_session", None)
-        response = case.call(
-            base_url=target.base_url, session=session, headers=headers, cookies=cookies, timeout=30
-        )
+        response, headers = send_case(case, target, session, token)
         statuses.append(response.status_code)
         case.validate_response(response, checks=CHECKS, headers=headers)
 
@@ -416,9 +424,7 @@ def refused_cases_of(
 ) -> int:
     """One operation's negative cases, each followed by a snapshot (see above); cases refused."""
     operation = schema[path][method]
-    session, token = (requests.Session(), "") if role == PUBLIC else target.session(role)
-    headers = {"X-CSRF-Token": token} if token else {}
-    cookies = {name: value for name, value in session.cookies.items() if name == "cc_session"}
+    session, token = (None, "") if role == PUBLIC else target.session(role)
     before = target.state()
     sent = 0
 
@@ -438,12 +444,8 @@ def refused_cases_of(
     )
     def send(case: schemathesis.Case) -> None:
         nonlocal before, sent
-        if case.cookies is not None:
-            case.cookies.pop("cc_session", None)
-        response = case.call(
-            base_url=target.base_url, session=session, headers=headers, cookies=cookies, timeout=30
-        )
-        sent += 1
+        response, _ = send_case(case, target, session, token)
+        sent += 400 <= response.status_code < 500
         after = target.state()
         if 400 <= response.status_code < 500 and after != before:
             changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
